@@ -1,0 +1,214 @@
+//! The engine: classes, compiled rules and the verdict for a pair of peers.
+
+use std::net::IpAddr;
+
+use kubesurface_model::{Cluster, Peer};
+
+use crate::atoms::{Family, IpAtoms};
+use crate::classes::{Classes, EndpointClass};
+use crate::compile::{CompiledRule, Direction, PeerUniverse, RulePorts, selects};
+use crate::portset::PortSet;
+use crate::settings::Settings;
+
+/// A peer: an endpoint class (`< class_count`) or an external atom.
+pub type PeerId = u32;
+
+/// A cluster compiled for evaluation.
+pub struct Engine<'c> {
+    /// The cluster.
+    pub cluster: &'c Cluster,
+    /// Settings used by every verdict.
+    pub settings: Settings,
+    /// IP atoms.
+    pub atoms: IpAtoms,
+    /// Endpoint classes.
+    pub classes: Classes,
+    /// External peers: atom ids, in address order (IPv4 first).
+    pub external: Vec<u32>,
+    /// Compiled rules.
+    pub rules: Vec<CompiledRule>,
+    /// Per class: `None` when no policy isolates it for ingress, else its ingress rules.
+    pub ingress: Vec<Option<Vec<u32>>>,
+    /// Per class: `None` when no policy isolates it for egress, else its egress rules.
+    pub egress: Vec<Option<Vec<u32>>>,
+}
+
+impl<'c> Engine<'c> {
+    /// Compiles `cluster` under `settings`.
+    pub fn new(cluster: &'c Cluster, settings: Settings) -> Self {
+        let blocks: Vec<_> = cluster
+            .policies
+            .iter()
+            .flat_map(|p| p.ingress.iter().chain(&p.egress))
+            .flat_map(|r| &r.peers)
+            .filter_map(|peer| match peer {
+                Peer::IpBlock(b) => Some(b),
+                Peer::Pods { .. } => None,
+            })
+            .collect();
+        let atoms = IpAtoms::new(blocks.iter().copied());
+        let uses_v6 = blocks.iter().any(|b| b.cidr.addr().is_ipv6())
+            || cluster
+                .endpoints
+                .iter()
+                .flat_map(|e| &e.ips)
+                .any(IpAddr::is_ipv6);
+        let mut external: Vec<u32> = atoms.family_ids(Family::V4).collect();
+        if uses_v6 {
+            external.extend(atoms.family_ids(Family::V6));
+        }
+        let classes = Classes::build(cluster, &atoms, settings.ipblock_matches_pods);
+
+        let universe = PeerUniverse {
+            cluster,
+            classes: &classes.classes,
+            atoms: &atoms,
+            external: &external,
+            ipblock_matches_pods: settings.ipblock_matches_pods,
+        };
+        let mut rules = Vec::new();
+        let mut ingress: Vec<Option<Vec<u32>>> = vec![None; classes.classes.len()];
+        let mut egress: Vec<Option<Vec<u32>>> = vec![None; classes.classes.len()];
+        for (pi, policy) in cluster.policies.iter().enumerate() {
+            let selected: Vec<usize> = classes
+                .classes
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| selects(policy, c))
+                .map(|(i, _)| i)
+                .collect();
+            for (direction, affects, policy_rules, table) in [
+                (
+                    Direction::Ingress,
+                    policy.affects_ingress,
+                    &policy.ingress,
+                    &mut ingress,
+                ),
+                (
+                    Direction::Egress,
+                    policy.affects_egress,
+                    &policy.egress,
+                    &mut egress,
+                ),
+            ] {
+                if !affects {
+                    continue;
+                }
+                let first = rules.len() as u32;
+                for (ri, rule) in policy_rules.iter().enumerate() {
+                    rules.push(CompiledRule {
+                        policy: pi as u32,
+                        direction,
+                        index: ri as u32,
+                        peers: universe.rule_peers(policy, rule),
+                        ports: RulePorts::new(rule),
+                    });
+                }
+                let ids: Vec<u32> = (first..rules.len() as u32).collect();
+                for &c in &selected {
+                    table[c].get_or_insert_with(Vec::new).extend(&ids);
+                }
+            }
+        }
+        Engine {
+            cluster,
+            settings,
+            atoms,
+            classes,
+            external,
+            rules,
+            ingress,
+            egress,
+        }
+    }
+
+    /// Number of peers (classes then external atoms).
+    pub fn peer_count(&self) -> usize {
+        self.classes.classes.len() + self.external.len()
+    }
+
+    /// The class of a peer, or `None` for an external atom.
+    pub fn class(&self, peer: PeerId) -> Option<&EndpointClass> {
+        self.classes.classes.get(peer as usize)
+    }
+
+    /// `ext:CIDR` or `ext:FIRST-LAST` for an external peer.
+    pub fn external_name(&self, peer: PeerId) -> String {
+        let atom = self.external[peer as usize - self.classes.classes.len()];
+        format!("ext:{}", self.atoms.atoms()[atom as usize].name())
+    }
+
+    /// What the destination's ingress side admits from `src`.
+    pub fn ingress_allowed(&self, dst: PeerId, src: PeerId) -> PortSet {
+        let Some(d) = self.class(dst) else {
+            return PortSet::full(); // outside the cluster: no policy applies
+        };
+        if d.host_network {
+            return PortSet::full();
+        }
+        self.union_of(self.ingress[dst as usize].as_deref(), src, Some(d))
+    }
+
+    /// What the source's egress side admits towards `dst`.
+    pub fn egress_allowed(&self, src: PeerId, dst: PeerId) -> PortSet {
+        let Some(s) = self.class(src) else {
+            return PortSet::full();
+        };
+        if s.host_network {
+            return PortSet::full();
+        }
+        self.union_of(self.egress[src as usize].as_deref(), dst, self.class(dst))
+    }
+
+    fn union_of(
+        &self,
+        rules: Option<&[u32]>,
+        peer: PeerId,
+        dst: Option<&EndpointClass>,
+    ) -> PortSet {
+        let Some(rules) = rules else {
+            return PortSet::full();
+        };
+        let mut out = PortSet::empty();
+        for &r in rules {
+            let rule = &self.rules[r as usize];
+            if rule.peers.contains(peer as usize) {
+                out.union_with(&rule.ports.resolve(dst.map(|c| c.named_ports.as_slice())));
+                if out.is_full() {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// The NetworkPolicy verdict for `src → dst` between peers: the ports both the
+    /// source's egress and the destination's ingress allow. External-to-external is empty.
+    /// Node-origin traffic is not considered here (see [`Engine::endpoint_verdict`]).
+    pub fn class_verdict(&self, src: PeerId, dst: PeerId) -> PortSet {
+        if self.class(src).is_none() && self.class(dst).is_none() {
+            return PortSet::empty();
+        }
+        let ingress = self.ingress_allowed(dst, src);
+        if ingress.is_empty() {
+            return ingress;
+        }
+        ingress.intersect(&self.egress_allowed(src, dst))
+    }
+
+    /// True when endpoint `src` is a hostNetwork pod on the same (known) node as `dst`:
+    /// traffic from a pod's own node is always allowed.
+    pub fn same_node_host_traffic(&self, src: usize, dst: usize) -> bool {
+        let (s, d) = (&self.cluster.endpoints[src], &self.cluster.endpoints[dst]);
+        s.host_network && s.node.is_some() && s.node == d.node
+    }
+
+    /// The verdict between two endpoints (indices into `Cluster::endpoints`), including
+    /// the node-origin rule.
+    pub fn endpoint_verdict(&self, src: usize, dst: usize) -> PortSet {
+        if self.same_node_host_traffic(src, dst) {
+            return PortSet::full();
+        }
+        self.class_verdict(self.classes.class_of[src], self.classes.class_of[dst])
+    }
+}

@@ -1,0 +1,250 @@
+//! Joins typed objects into the cluster: implicit namespaces, ownership chains, workload
+//! representatives, deterministic order.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use kubesurface_model::{Cluster, Endpoint, METADATA_NAME_LABEL, Namespace, Source, WorkloadRef};
+
+use crate::Loaded;
+use crate::objects::{Parsed, PodObject, WORKLOAD_KINDS, WorkloadObject};
+use crate::types::OwnerReference;
+
+/// Longest ownerReferences chain followed (real chains are CronJob→Job→Pod, 2 deep).
+const MAX_OWNER_DEPTH: usize = 16;
+
+/// The reference that names an object's owner: the controller, else the first.
+fn controller(refs: &[OwnerReference]) -> Option<&OwnerReference> {
+    refs.iter().find(|r| r.controller).or_else(|| refs.first())
+}
+
+/// Builds the cluster from typed objects (in input order).
+pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
+    let mut cluster = Cluster::default();
+    let mut warnings = Vec::new();
+    let mut pods: Vec<PodObject> = Vec::new();
+    let mut workloads: BTreeMap<(String, String, String), WorkloadObject> = BTreeMap::new();
+    let mut ns_sources: BTreeMap<String, Source> = BTreeMap::new();
+    let mut seen: HashMap<(String, String, String), Source> = HashMap::new();
+    let mut duplicate = |kind: &str,
+                         ns: &str,
+                         name: &str,
+                         source: &Source,
+                         warnings: &mut Vec<String>| {
+        let key = (kind.to_string(), ns.to_string(), name.to_string());
+        if let Some(first) = seen.get(&key) {
+            warnings.push(format!(
+                "{source}: {kind} {ns}/{name} is defined again (first at {first}); the first definition is used"
+            ));
+            true
+        } else {
+            seen.insert(key, source.clone());
+            false
+        }
+    };
+
+    for p in parsed {
+        match p {
+            Parsed::Namespace {
+                name,
+                labels,
+                source,
+            } => {
+                if duplicate("Namespace", "", &name, &source, &mut warnings) {
+                    continue;
+                }
+                let mut labels = labels;
+                labels.insert(METADATA_NAME_LABEL.to_string(), name.clone());
+                ns_sources.insert(name.clone(), source.clone());
+                cluster.namespaces.insert(
+                    name.clone(),
+                    Namespace {
+                        name,
+                        labels,
+                        source: Some(source),
+                    },
+                );
+            }
+            Parsed::Node(node) => {
+                if duplicate("Node", "", &node.name, &node.source, &mut warnings) {
+                    continue;
+                }
+                cluster.nodes.insert(node.name.clone(), node);
+            }
+            Parsed::Pod(pod) => {
+                if duplicate(
+                    "Pod",
+                    &pod.namespace,
+                    &pod.pod.metadata.name,
+                    &pod.source,
+                    &mut warnings,
+                ) {
+                    continue;
+                }
+                pods.push(*pod);
+            }
+            Parsed::Workload(w) => {
+                if duplicate(
+                    &w.kind,
+                    &w.namespace,
+                    &w.meta.name,
+                    &w.source,
+                    &mut warnings,
+                ) {
+                    continue;
+                }
+                workloads.insert(
+                    (w.namespace.clone(), w.kind.clone(), w.meta.name.clone()),
+                    *w,
+                );
+            }
+            Parsed::Service(s) => {
+                if duplicate("Service", &s.namespace, &s.name, &s.source, &mut warnings) {
+                    continue;
+                }
+                cluster.services.push(*s);
+            }
+            Parsed::Policy(p) => {
+                if duplicate(
+                    "NetworkPolicy",
+                    &p.namespace,
+                    &p.name,
+                    &p.source,
+                    &mut warnings,
+                ) {
+                    continue;
+                }
+                cluster.policies.push(*p);
+            }
+            Parsed::Endpoints => {}
+            Parsed::Unknown(kind) => *cluster.unknown_kinds.entry(kind).or_default() += 1,
+        }
+    }
+
+    // The top of an ownerReferences chain, following owners present in the input. An owner
+    // absent from the input still names the workload (as `kubectl get pods` dumps need).
+    let top_owner = |namespace: &str, refs: &[OwnerReference]| -> Option<WorkloadRef> {
+        let first = controller(refs)?;
+        if !WORKLOAD_KINDS.contains(&first.kind.as_str()) {
+            return None; // e.g. a static pod's mirror, owned by its Node
+        }
+        let mut current = WorkloadRef {
+            kind: first.kind.clone(),
+            name: first.name.clone(),
+        };
+        for _ in 0..MAX_OWNER_DEPTH {
+            let key = (
+                namespace.to_string(),
+                current.kind.clone(),
+                current.name.clone(),
+            );
+            let Some(next) = workloads
+                .get(&key)
+                .and_then(|w| controller(&w.meta.owner_references))
+                .filter(|r| WORKLOAD_KINDS.contains(&r.kind.as_str()))
+            else {
+                break;
+            };
+            current = WorkloadRef {
+                kind: next.kind.clone(),
+                name: next.name.clone(),
+            };
+        }
+        Some(current)
+    };
+
+    let mut populated: BTreeSet<(String, WorkloadRef)> = BTreeSet::new();
+    for pod in pods {
+        let meta = &pod.pod.metadata;
+        let workload =
+            top_owner(&pod.namespace, &meta.owner_references).unwrap_or_else(|| WorkloadRef {
+                kind: "Pod".to_string(),
+                name: meta.name.clone(),
+            });
+        // Every workload on the chain has pods now, so none of them needs a representative.
+        let mut refs = controller(&meta.owner_references).cloned();
+        for _ in 0..MAX_OWNER_DEPTH {
+            let Some(r) = refs else { break };
+            populated.insert((
+                pod.namespace.clone(),
+                WorkloadRef {
+                    kind: r.kind.clone(),
+                    name: r.name.clone(),
+                },
+            ));
+            refs = workloads
+                .get(&(pod.namespace.clone(), r.kind.clone(), r.name.clone()))
+                .and_then(|w| controller(&w.meta.owner_references).cloned());
+        }
+        cluster.endpoints.push(Endpoint {
+            namespace: pod.namespace,
+            name: meta.name.clone(),
+            labels: meta.labels.clone(),
+            ips: pod.ips,
+            node: pod.pod.spec.node_name.clone(),
+            host_network: pod.pod.spec.host_network,
+            ports: pod.ports,
+            workload,
+            representative: false,
+            source: pod.source,
+        });
+    }
+
+    // A workload stands for itself when it is the top of its chain and no pod belongs to it.
+    for ((namespace, kind, name), w) in &workloads {
+        let me = WorkloadRef {
+            kind: kind.clone(),
+            name: name.clone(),
+        };
+        if populated.contains(&(namespace.clone(), me.clone())) {
+            continue;
+        }
+        let owned_by_input = controller(&w.meta.owner_references).is_some_and(|r| {
+            workloads.contains_key(&(namespace.clone(), r.kind.clone(), r.name.clone()))
+        });
+        if owned_by_input {
+            continue;
+        }
+        cluster.endpoints.push(Endpoint {
+            namespace: namespace.clone(),
+            name: name.clone(),
+            labels: w.labels.clone(),
+            ips: Vec::new(),
+            node: w.node_name.clone(),
+            host_network: w.host_network,
+            ports: w.ports.clone(),
+            workload: me,
+            representative: true,
+            source: w.source.clone(),
+        });
+    }
+
+    // Namespaces that objects use but the input does not declare exist implicitly.
+    let used: Vec<String> = cluster
+        .endpoints
+        .iter()
+        .map(|e| e.namespace.clone())
+        .chain(cluster.policies.iter().map(|p| p.namespace.clone()))
+        .chain(cluster.services.iter().map(|s| s.namespace.clone()))
+        .collect();
+    for name in used {
+        cluster
+            .namespaces
+            .entry(name.clone())
+            .or_insert_with(|| Namespace {
+                labels: [(METADATA_NAME_LABEL.to_string(), name.clone())].into(),
+                name,
+                source: None,
+            });
+    }
+
+    cluster
+        .endpoints
+        .sort_by_cached_key(|e| (e.display_name(), e.source.clone()));
+    cluster
+        .policies
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    cluster
+        .services
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    Loaded { cluster, warnings }
+}

@@ -1,0 +1,259 @@
+//! Splits an input text into raw objects, each with its file and line: YAML streams
+//! (multi-document, comments, empty documents), JSON documents, and `List` kinds.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use serde_saphyr::Spanned;
+
+use kubesurface_model::Source;
+
+use crate::IngestError;
+use crate::input::InputText;
+
+/// The body of one object, not yet typed.
+#[derive(Debug)]
+pub enum Body<'a> {
+    /// Parsed from YAML into a generic value.
+    Value(Value),
+    /// A slice of a JSON input, parsed straight into typed structs later.
+    Raw(&'a RawValue),
+}
+
+/// One Kubernetes object as read, before typing.
+#[derive(Debug)]
+pub struct RawObject<'a> {
+    /// Where it starts.
+    pub source: Source,
+    /// Its content.
+    pub body: Body<'a>,
+}
+
+/// The most YAML aliases a document may use: real manifests use a handful; a billion-laughs
+/// bomb uses millions. Refusing early keeps hostile input cheap.
+const MAX_YAML_ALIASES: usize = 10_000;
+
+/// Splits one input into raw objects (List items expanded by the caller).
+pub fn split(input: &InputText) -> Result<Vec<RawObject<'_>>, IngestError> {
+    let trimmed = input.text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        split_json(input)
+    } else {
+        split_yaml(input)
+    }
+}
+
+fn at(input: &InputText, line: usize) -> Source {
+    Source {
+        file: Arc::clone(&input.name),
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+    }
+}
+
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        legacy_octal_numbers: true,
+        with_snippet: false,
+        budget: serde_saphyr::budget! {
+            max_aliases: MAX_YAML_ALIASES,
+        },
+    }
+}
+
+/// Only the `items` of a document, with their positions; used for YAML `List` documents.
+#[derive(Deserialize)]
+struct ItemsOnly {
+    #[serde(default)]
+    items: Option<Vec<Spanned<Value>>>,
+}
+
+fn split_yaml(input: &InputText) -> Result<Vec<RawObject<'_>>, IngestError> {
+    let docs: Vec<Spanned<Value>> =
+        serde_saphyr::from_multiple_with_options(&input.text, yaml_options())
+            .map_err(|e| yaml_error(input, &e))?;
+    let has_list = docs.iter().any(|d| is_list(&d.value));
+    let item_docs: Vec<ItemsOnly> = if has_list {
+        serde_saphyr::from_multiple_with_options(&input.text, yaml_options())
+            .map_err(|e| yaml_error(input, &e))?
+    } else {
+        Vec::new()
+    };
+    let mut out = Vec::new();
+    for (index, doc) in docs.into_iter().enumerate() {
+        let line = doc.referenced.line() as usize;
+        match doc.value {
+            Value::Null => {}
+            value if is_list(&value) => {
+                let (api_version, item_kind) = list_item_defaults(&value);
+                let items = item_docs
+                    .get(index)
+                    .and_then(|d| d.items.as_ref())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                for item in items {
+                    let mut value = item.value.clone();
+                    fill_item_type(&mut value, &api_version, &item_kind);
+                    out.push(RawObject {
+                        source: at(input, item.referenced.line() as usize),
+                        body: Body::Value(value),
+                    });
+                }
+            }
+            value @ Value::Object(_) => out.push(RawObject {
+                source: at(input, line),
+                body: Body::Value(value),
+            }),
+            other => {
+                return Err(IngestError::new(
+                    at(input, line),
+                    format!(
+                        "expected a Kubernetes object (a mapping), found {}",
+                        value_kind(&other)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn yaml_error(input: &InputText, e: &serde_saphyr::Error) -> IngestError {
+    let line = e.location().map_or(0, |l| l.line() as usize);
+    let message = e.to_string();
+    let message = message.lines().next().unwrap_or("invalid YAML").to_string();
+    IngestError::new(at(input, line), format!("invalid YAML: {message}"))
+}
+
+fn value_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a sequence",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// True for `kind: List`, `PodList`, … with an `items` field.
+fn is_list(v: &Value) -> bool {
+    v.get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k.ends_with("List"))
+        && v.get("items").is_some()
+}
+
+/// API lists (`PodList` straight from the API) omit each item's apiVersion and kind.
+fn list_item_defaults(list: &Value) -> (String, String) {
+    let api_version = list
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("v1")
+        .to_string();
+    let kind = list.get("kind").and_then(Value::as_str).unwrap_or("List");
+    let item_kind = kind.strip_suffix("List").unwrap_or("").to_string();
+    (api_version, item_kind)
+}
+
+fn fill_item_type(item: &mut Value, api_version: &str, item_kind: &str) {
+    if item_kind.is_empty() {
+        return;
+    }
+    if let Value::Object(map) = item {
+        map.entry("kind")
+            .or_insert_with(|| Value::String(item_kind.to_string()));
+        map.entry("apiVersion")
+            .or_insert_with(|| Value::String(api_version.to_string()));
+    }
+}
+
+/// Byte offsets of line starts, for turning JSON offsets into lines.
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr_newlines(text));
+        LineIndex(starts)
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        self.0.partition_point(|&s| s <= offset)
+    }
+}
+
+fn memchr_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.bytes()
+        .enumerate()
+        .filter(|(_, b)| *b == b'\n')
+        .map(|(i, _)| i + 1)
+}
+
+/// The envelope of a JSON document: enough to tell a List from an object.
+#[derive(Deserialize)]
+struct JsonEnvelope<'a> {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default, rename = "apiVersion")]
+    api_version: Option<String>,
+    #[serde(default, borrow)]
+    items: Option<Vec<&'a RawValue>>,
+}
+
+fn split_json(input: &InputText) -> Result<Vec<RawObject<'_>>, IngestError> {
+    let index = LineIndex::new(&input.text);
+    let offset_of = |raw: &RawValue| raw.get().as_ptr() as usize - input.text.as_ptr() as usize;
+    let json_error =
+        |e: serde_json::Error| IngestError::new(at(input, e.line()), format!("invalid JSON: {e}"));
+    let top: &RawValue = serde_json::from_str(&input.text).map_err(json_error)?;
+    let tops: Vec<&RawValue> = if top.get().trim_start().starts_with('[') {
+        serde_json::from_str(top.get()).map_err(json_error)?
+    } else {
+        vec![top]
+    };
+    let mut out = Vec::new();
+    for doc in tops {
+        let line = index.line_of(offset_of(doc));
+        let envelope: JsonEnvelope<'_> = serde_json::from_str(doc.get()).map_err(|e| {
+            IngestError::new(
+                at(input, line),
+                format!("expected a Kubernetes object: {e}"),
+            )
+        })?;
+        match (envelope.kind.as_deref(), envelope.items) {
+            (Some(kind), Some(items)) if kind.ends_with("List") => {
+                let item_kind = kind.strip_suffix("List").unwrap_or("");
+                for item in items {
+                    let source = at(input, index.line_of(offset_of(item)));
+                    if item_kind.is_empty() {
+                        out.push(RawObject {
+                            source,
+                            body: Body::Raw(item),
+                        });
+                    } else {
+                        // Typed API lists omit the items' kind: fill it in.
+                        let mut value: Value = serde_json::from_str(item.get()).map_err(|e| {
+                            IngestError::new(source.clone(), format!("invalid JSON: {e}"))
+                        })?;
+                        fill_item_type(
+                            &mut value,
+                            envelope.api_version.as_deref().unwrap_or("v1"),
+                            item_kind,
+                        );
+                        out.push(RawObject {
+                            source,
+                            body: Body::Value(value),
+                        });
+                    }
+                }
+            }
+            _ => out.push(RawObject {
+                source: at(input, line),
+                body: Body::Raw(doc),
+            }),
+        }
+    }
+    Ok(out)
+}

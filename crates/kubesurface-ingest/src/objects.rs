@@ -1,0 +1,222 @@
+//! Types each raw object by its kind: the kinds kubesurface models become typed objects,
+//! every other kind is counted.
+
+use serde::de::DeserializeOwned;
+
+use kubesurface_model as model;
+
+use crate::IngestError;
+use crate::convert;
+use crate::document::{Body, RawObject};
+use crate::types;
+
+/// The controllers whose pod templates become endpoints.
+pub const WORKLOAD_KINDS: [&str; 7] = [
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+];
+
+/// An object after typing.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A Namespace.
+    Namespace {
+        name: String,
+        labels: model::Labels,
+        source: model::Source,
+    },
+    /// A Node.
+    Node(model::Node),
+    /// A Pod.
+    Pod(Box<PodObject>),
+    /// A controller with a pod template.
+    Workload(Box<WorkloadObject>),
+    /// A Service.
+    Service(Box<model::Service>),
+    /// A NetworkPolicy.
+    Policy(Box<model::NetworkPolicy>),
+    /// Endpoints / EndpointSlice: read and validated, not yet used by the analyses.
+    Endpoints,
+    /// Any other kind: `apiVersion/kind`, counted and reported.
+    Unknown(String),
+}
+
+/// A Pod, typed.
+#[derive(Debug)]
+pub struct PodObject {
+    pub namespace: String,
+    pub pod: types::Pod,
+    pub ports: Vec<model::ContainerPort>,
+    pub ips: Vec<std::net::IpAddr>,
+    pub source: model::Source,
+}
+
+/// A workload, typed; `template` is `None` for a workload without one (a CronJob whose
+/// job template lacks a pod template is invalid and rejected).
+#[derive(Debug)]
+pub struct WorkloadObject {
+    pub kind: String,
+    pub namespace: String,
+    pub meta: types::ObjectMeta,
+    pub labels: model::Labels,
+    pub host_network: bool,
+    pub node_name: Option<String>,
+    pub ports: Vec<model::ContainerPort>,
+    pub source: model::Source,
+}
+
+fn parse<T: DeserializeOwned>(body: &Body<'_>) -> Result<T, String> {
+    let result = match body {
+        Body::Value(v) => serde_path_to_error::deserialize(v).map_err(path_message),
+        Body::Raw(raw) => {
+            let mut de = serde_json::Deserializer::from_str(raw.get());
+            serde_path_to_error::deserialize(&mut de).map_err(path_message)
+        }
+    };
+    result
+}
+
+fn path_message<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> String {
+    let path = e.path().to_string();
+    if path == "." {
+        e.inner().to_string()
+    } else {
+        format!("{path}: {}", e.inner())
+    }
+}
+
+fn scalar_string(v: &Option<serde_json::Value>) -> Option<String> {
+    match v {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Types one object.
+pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
+    let err = |msg: String| IngestError::new(raw.source.clone(), msg);
+    let header: types::Header =
+        parse(&raw.body).map_err(|m| err(format!("not a Kubernetes object: {m}")))?;
+    let kind = header.kind.clone();
+    let name = scalar_string(&header.metadata.name);
+    let namespace = scalar_string(&header.metadata.namespace)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "default".to_string());
+    let object = format!(
+        "{} {}",
+        if kind.is_empty() { "<no kind>" } else { &kind },
+        match (&name, kind.as_str()) {
+            (Some(n), "Namespace" | "Node") => n.clone(),
+            (Some(n), _) => format!("{namespace}/{n}"),
+            (None, _) => format!("{namespace}/<no name>"),
+        }
+    );
+    let fail = |msg: String| err(msg).with_object(object.clone());
+    if kind.is_empty() {
+        return Err(fail("missing required field `kind`".into()));
+    }
+    if header.api_version.is_empty() {
+        return Err(fail("missing required field `apiVersion`".into()));
+    }
+    let group = header.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    let known = match (group, kind.as_str()) {
+        ("", "Namespace" | "Node" | "Pod" | "Service" | "Endpoints" | "ReplicationController") => {
+            true
+        }
+        ("networking.k8s.io" | "extensions", "NetworkPolicy") => true,
+        ("apps" | "extensions" | "batch", k) => WORKLOAD_KINDS.contains(&k),
+        ("discovery.k8s.io", "EndpointSlice") => true,
+        _ => false,
+    };
+    if !known {
+        return Ok(Parsed::Unknown(format!("{}/{}", header.api_version, kind)));
+    }
+    if name.as_deref().is_none_or(str::is_empty) {
+        return Err(fail("missing required field `metadata.name`".into()));
+    }
+    let source = raw.source.clone();
+    let parsed = match kind.as_str() {
+        "Namespace" => {
+            let ns: types::Namespace = parse(&raw.body).map_err(fail)?;
+            Parsed::Namespace {
+                name: ns.metadata.name,
+                labels: ns.metadata.labels,
+                source,
+            }
+        }
+        "Node" => {
+            let node: types::Node = parse(&raw.body).map_err(fail)?;
+            Parsed::Node(model::Node {
+                name: node.metadata.name,
+                labels: node.metadata.labels,
+                addresses: node
+                    .status
+                    .addresses
+                    .into_iter()
+                    .map(|a| model::NodeAddress {
+                        kind: a.kind,
+                        address: a.address,
+                    })
+                    .collect(),
+                source,
+            })
+        }
+        "Pod" => {
+            let pod: types::Pod = parse(&raw.body).map_err(fail)?;
+            let ports = convert::container_ports(&pod.spec).map_err(fail)?;
+            let ips = convert::pod_ips(&pod.status).map_err(fail)?;
+            Parsed::Pod(Box::new(PodObject {
+                namespace,
+                pod,
+                ports,
+                ips,
+                source,
+            }))
+        }
+        "Service" => {
+            let svc: types::Service = parse(&raw.body).map_err(fail)?;
+            Parsed::Service(Box::new(
+                convert::service(&svc, &namespace, source).map_err(fail)?,
+            ))
+        }
+        "NetworkPolicy" => {
+            let np: types::NetworkPolicy = parse(&raw.body).map_err(fail)?;
+            Parsed::Policy(Box::new(
+                convert::network_policy(&np, &namespace, source).map_err(fail)?,
+            ))
+        }
+        "Endpoints" | "EndpointSlice" => Parsed::Endpoints,
+        workload_kind => {
+            let w: types::Workload = parse(&raw.body).map_err(fail)?;
+            let template = match (workload_kind, w.spec.template, w.spec.job_template) {
+                ("CronJob", _, Some(jt)) => jt.spec.template,
+                (_, t, _) => t,
+            };
+            let Some(template) = template else {
+                let field = if workload_kind == "CronJob" {
+                    "spec.jobTemplate.spec.template"
+                } else {
+                    "spec.template"
+                };
+                return Err(fail(format!("missing required field `{field}`")));
+            };
+            let ports = convert::container_ports(&template.spec).map_err(fail)?;
+            Parsed::Workload(Box::new(WorkloadObject {
+                kind: workload_kind.to_string(),
+                namespace,
+                meta: w.metadata,
+                labels: template.metadata.labels,
+                host_network: template.spec.host_network,
+                node_name: template.spec.node_name,
+                ports,
+                source,
+            }))
+        }
+    };
+    Ok(parsed)
+}

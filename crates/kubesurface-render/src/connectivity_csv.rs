@@ -1,0 +1,47 @@
+//! `src,dst,allowed` CSV, one row per pair.
+
+use std::io::{self, Write};
+
+use kubesurface_engine::PortSet;
+use kubesurface_engine::connectivity::Granularity;
+
+use crate::ConnectivityRenderer;
+
+/// Quotes a CSV field when it needs it (RFC 4180).
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// CSV with a header row.
+#[derive(Default)]
+pub struct CsvRenderer;
+
+impl ConnectivityRenderer for CsvRenderer {
+    fn begin(&mut self, out: &mut dyn Write, _: Granularity) -> io::Result<()> {
+        writeln!(out, "src,dst,allowed")
+    }
+
+    fn connection(
+        &mut self,
+        out: &mut dyn Write,
+        src: &str,
+        dst: &str,
+        allowed: &PortSet,
+    ) -> io::Result<()> {
+        writeln!(
+            out,
+            "{},{},{}",
+            field(src),
+            field(dst),
+            field(&allowed.to_string())
+        )
+    }
+
+    fn end(&mut self, _: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,61 @@
+//! Renders kubesurface results. One renderer per file; each writes as rows arrive, so
+//! large outputs stream.
+
+mod connectivity_csv;
+mod connectivity_dot;
+mod connectivity_json;
+mod connectivity_md;
+mod connectivity_table;
+
+use std::io::{self, Write};
+
+use kubesurface_engine::PortSet;
+use kubesurface_engine::connectivity::Granularity;
+
+pub use connectivity_csv::CsvRenderer;
+pub use connectivity_dot::DotRenderer;
+pub use connectivity_json::{CONNECTIVITY_SCHEMA, JsonRenderer, allowed_json};
+pub use connectivity_md::MarkdownRenderer;
+pub use connectivity_table::TableRenderer;
+
+/// Output formats of `connectivity`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Grouped by source, for people.
+    Table,
+    /// The `kubesurface.connectivity/v1` contract.
+    Json,
+    /// `src,dst,allowed`.
+    Csv,
+    /// A Markdown table.
+    Markdown,
+    /// A Graphviz digraph.
+    Dot,
+}
+
+/// Receives connections in order (sorted by source, then destination).
+pub trait ConnectivityRenderer {
+    /// Called once before any connection.
+    fn begin(&mut self, out: &mut dyn Write, granularity: Granularity) -> io::Result<()>;
+    /// One allowed pair.
+    fn connection(
+        &mut self,
+        out: &mut dyn Write,
+        src: &str,
+        dst: &str,
+        allowed: &PortSet,
+    ) -> io::Result<()>;
+    /// Called once after the last connection.
+    fn end(&mut self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// A renderer for `format`.
+pub fn connectivity_renderer(format: Format) -> Box<dyn ConnectivityRenderer> {
+    match format {
+        Format::Table => Box::<TableRenderer>::default(),
+        Format::Json => Box::<JsonRenderer>::default(),
+        Format::Csv => Box::<CsvRenderer>::default(),
+        Format::Markdown => Box::<MarkdownRenderer>::default(),
+        Format::Dot => Box::<DotRenderer>::default(),
+    }
+}
