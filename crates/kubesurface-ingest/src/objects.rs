@@ -71,14 +71,13 @@ pub struct WorkloadObject {
 }
 
 fn parse<T: DeserializeOwned>(body: &Body<'_>) -> Result<T, String> {
-    let result = match body {
+    match body {
         Body::Value(v) => serde_path_to_error::deserialize(v).map_err(path_message),
         Body::Raw(raw) => {
             let mut de = serde_json::Deserializer::from_str(raw.get());
             serde_path_to_error::deserialize(&mut de).map_err(path_message)
         }
-    };
-    result
+    }
 }
 
 fn path_message<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> String {
@@ -117,6 +116,16 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
         }
     );
     let fail = |msg: String| err(msg).with_object(object.clone());
+    for (field, value) in [
+        ("metadata.name", &header.metadata.name),
+        ("metadata.namespace", &header.metadata.namespace),
+    ] {
+        if let Some(v) = value.as_ref().filter(|v| !v.is_string() && !v.is_null()) {
+            return Err(fail(format!(
+                "{field}: expected a string, found {v} (quote it: YAML reads y, n, yes, no, on, off and numbers as non-strings)"
+            )));
+        }
+    }
     if kind.is_empty() {
         return Err(fail("missing required field `kind`".into()));
     }

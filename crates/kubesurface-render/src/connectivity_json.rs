@@ -11,22 +11,34 @@ use crate::ConnectivityRenderer;
 /// The schema identifier of the connectivity JSON.
 pub const CONNECTIVITY_SCHEMA: &str = "kubesurface.connectivity/v1";
 
-/// `{"TCP":[[lo,hi],…],"UDP":…,"SCTP":…}` with only the protocols that allow something.
-pub fn allowed_json(allowed: &PortSet) -> serde_json::Value {
-    let mut map = serde_json::Map::new();
+/// `{"TCP":[[lo,hi],…],"UDP":…,"SCTP":…}` with only the protocols that allow something,
+/// in that order.
+pub fn allowed_json(allowed: &PortSet) -> String {
+    let mut out = String::from("{");
     for p in Protocol::ALL {
         let ranges = allowed.protocol(p);
         if ranges.is_empty() {
             continue;
         }
-        let list = ranges
-            .ranges()
-            .iter()
-            .map(|&(lo, hi)| serde_json::json!([lo, hi]))
-            .collect();
-        map.insert(p.as_str().to_string(), serde_json::Value::Array(list));
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&format!("\"{}\":[", p.as_str()));
+        for (i, (lo, hi)) in ranges.ranges().iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!("[{lo},{hi}]"));
+        }
+        out.push(']');
     }
-    serde_json::Value::Object(map)
+    out.push('}');
+    out
+}
+
+/// A JSON string literal.
+fn string(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
 }
 
 /// Writes one connection per line inside the `connections` array.
@@ -56,8 +68,13 @@ impl ConnectivityRenderer for JsonRenderer {
             out.write_all(b",")?;
         }
         self.first = false;
-        let record = serde_json::json!({"src": src, "dst": dst, "allowed": allowed_json(allowed)});
-        write!(out, "\n{record}")
+        write!(
+            out,
+            "\n{{\"src\":{},\"dst\":{},\"allowed\":{}}}",
+            string(src),
+            string(dst),
+            allowed_json(allowed)
+        )
     }
 
     fn end(&mut self, out: &mut dyn Write) -> io::Result<()> {
