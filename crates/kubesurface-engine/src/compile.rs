@@ -2,6 +2,8 @@
 //! the peer universe (endpoint classes, then external atoms), each rule's ports a
 //! [`RulePorts`] resolved per destination.
 
+use std::collections::BTreeMap;
+
 use fixedbitset::FixedBitSet;
 use kubesurface_model::{
     Cluster, LabelSelector, NetworkPolicy, Peer, PolicyRule, PortSpec, Protocol,
@@ -100,6 +102,8 @@ pub struct PeerUniverse<'a> {
     pub external: &'a [u32],
     /// Whether ipBlocks match pod addresses.
     pub ipblock_matches_pods: bool,
+    /// Class ids per namespace, so selectors only visit the namespaces they can match.
+    pub by_namespace: &'a BTreeMap<String, Vec<u32>>,
 }
 
 impl PeerUniverse<'_> {
@@ -150,14 +154,25 @@ impl PeerUniverse<'_> {
                     pod_selector,
                     namespace_selector,
                 } => {
-                    for (i, c) in self.classes.iter().enumerate() {
-                        if self.pods_peer_matches(
-                            &policy.namespace,
-                            pod_selector.as_ref(),
-                            namespace_selector.as_ref(),
-                            c,
-                        ) {
-                            set.insert(i);
+                    let namespaces: Vec<&Vec<u32>> = match namespace_selector {
+                        None => self
+                            .by_namespace
+                            .get(&policy.namespace)
+                            .into_iter()
+                            .collect(),
+                        Some(s) => self
+                            .by_namespace
+                            .iter()
+                            .filter(|(ns, _)| self.namespace_matches(s, ns))
+                            .map(|(_, ids)| ids)
+                            .collect(),
+                    };
+                    for &i in namespaces.into_iter().flatten() {
+                        let c = &self.classes[i as usize];
+                        if !c.host_network
+                            && pod_selector.as_ref().is_none_or(|s| matches(s, &c.labels))
+                        {
+                            set.insert(i as usize);
                         }
                     }
                 }

@@ -1,8 +1,10 @@
 //! The engine: classes, compiled rules and the verdict for a pair of peers.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use kubesurface_model::{Cluster, Peer};
+use rayon::prelude::*;
 
 use crate::atoms::{Family, IpAtoms};
 use crate::classes::{Classes, EndpointClass};
@@ -59,52 +61,71 @@ impl<'c> Engine<'c> {
         }
         let classes = Classes::build(cluster, &atoms, settings.ipblock_matches_pods);
 
+        let mut by_namespace: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for (i, c) in classes.classes.iter().enumerate() {
+            by_namespace
+                .entry(c.namespace.clone())
+                .or_default()
+                .push(i as u32);
+        }
         let universe = PeerUniverse {
+            by_namespace: &by_namespace,
             cluster,
             classes: &classes.classes,
             atoms: &atoms,
             external: &external,
             ipblock_matches_pods: settings.ipblock_matches_pods,
         };
+        // Each policy compiles independently (in parallel); merging keeps policy order.
+        let compiled: Vec<(Vec<usize>, Vec<CompiledRule>)> = cluster
+            .policies
+            .par_iter()
+            .enumerate()
+            .map(|(pi, policy)| {
+                let selected: Vec<usize> = by_namespace
+                    .get(&policy.namespace)
+                    .into_iter()
+                    .flatten()
+                    .map(|&i| i as usize)
+                    .filter(|&i| selects(policy, &classes.classes[i]))
+                    .collect();
+                let mut rules = Vec::new();
+                for (direction, affects, policy_rules) in [
+                    (Direction::Ingress, policy.affects_ingress, &policy.ingress),
+                    (Direction::Egress, policy.affects_egress, &policy.egress),
+                ] {
+                    if !affects {
+                        continue;
+                    }
+                    for (ri, rule) in policy_rules.iter().enumerate() {
+                        rules.push(CompiledRule {
+                            policy: pi as u32,
+                            direction,
+                            index: ri as u32,
+                            peers: universe.rule_peers(policy, rule),
+                            ports: RulePorts::new(rule),
+                        });
+                    }
+                }
+                (selected, rules)
+            })
+            .collect();
         let mut rules = Vec::new();
         let mut ingress: Vec<Option<Vec<u32>>> = vec![None; classes.classes.len()];
         let mut egress: Vec<Option<Vec<u32>>> = vec![None; classes.classes.len()];
-        for (pi, policy) in cluster.policies.iter().enumerate() {
-            let selected: Vec<usize> = classes
-                .classes
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| selects(policy, c))
-                .map(|(i, _)| i)
-                .collect();
-            for (direction, affects, policy_rules, table) in [
-                (
-                    Direction::Ingress,
-                    policy.affects_ingress,
-                    &policy.ingress,
-                    &mut ingress,
-                ),
-                (
-                    Direction::Egress,
-                    policy.affects_egress,
-                    &policy.egress,
-                    &mut egress,
-                ),
+        for ((selected, policy_rules), policy) in compiled.into_iter().zip(&cluster.policies) {
+            let first = rules.len() as u32;
+            rules.extend(policy_rules);
+            for (direction, affects, table) in [
+                (Direction::Ingress, policy.affects_ingress, &mut ingress),
+                (Direction::Egress, policy.affects_egress, &mut egress),
             ] {
                 if !affects {
                     continue;
                 }
-                let first = rules.len() as u32;
-                for (ri, rule) in policy_rules.iter().enumerate() {
-                    rules.push(CompiledRule {
-                        policy: pi as u32,
-                        direction,
-                        index: ri as u32,
-                        peers: universe.rule_peers(policy, rule),
-                        ports: RulePorts::new(rule),
-                    });
-                }
-                let ids: Vec<u32> = (first..rules.len() as u32).collect();
+                let ids: Vec<u32> = (first..rules.len() as u32)
+                    .filter(|&r| rules[r as usize].direction == direction)
+                    .collect();
                 for &c in &selected {
                     table[c].get_or_insert_with(Vec::new).extend(&ids);
                 }

@@ -27,16 +27,33 @@ fn yaml_stream_with_helm_comments_and_empty_documents() {
     let loaded = load(
         "---\n# Source: chart/templates/a.yaml\n---\n\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  namespace: x\n---\n# empty\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\n",
     );
-    let names: Vec<String> = loaded.cluster.endpoints.iter().map(|e| e.display_name()).collect();
+    let names: Vec<String> = loaded
+        .cluster
+        .endpoints
+        .iter()
+        .map(|e| e.display_name())
+        .collect();
     assert_eq!(names, ["default/b", "x/a"]);
-    let a = loaded.cluster.endpoints.iter().find(|e| e.name == "a").unwrap();
+    let a = loaded
+        .cluster
+        .endpoints
+        .iter()
+        .find(|e| e.name == "a")
+        .unwrap();
     assert_eq!(a.source.line, 6);
 }
 
 #[test]
 fn missing_namespace_is_default_and_namespaces_exist_implicitly() {
-    let loaded = load("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: ys}\n");
-    let ns: Vec<&str> = loaded.cluster.namespaces.keys().map(String::as_str).collect();
+    let loaded = load(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: ys}\n",
+    );
+    let ns: Vec<&str> = loaded
+        .cluster
+        .namespaces
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(ns, ["default", "ys"]);
     for (name, n) in &loaded.cluster.namespaces {
         assert_eq!(n.labels.get("kubernetes.io/metadata.name"), Some(name));
@@ -48,20 +65,31 @@ fn declared_namespace_keeps_labels_and_gains_metadata_name() {
     let loaded = load("apiVersion: v1\nkind: Namespace\nmetadata: {name: x, labels: {team: a}}\n");
     let labels = &loaded.cluster.namespaces["x"].labels;
     assert_eq!(labels.get("team").map(String::as_str), Some("a"));
-    assert_eq!(labels.get("kubernetes.io/metadata.name").map(String::as_str), Some("x"));
+    assert_eq!(
+        labels
+            .get("kubernetes.io/metadata.name")
+            .map(String::as_str),
+        Some("x")
+    );
 }
 
 #[test]
 fn json_list_items_keep_their_lines() {
     let text = "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\"}},\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"b\"}}\n]}";
     let loaded = load_texts(&[input("dump.json", text)]).unwrap();
-    let lines: Vec<u32> = loaded.cluster.endpoints.iter().map(|e| e.source.line).collect();
+    let lines: Vec<u32> = loaded
+        .cluster
+        .endpoints
+        .iter()
+        .map(|e| e.source.line)
+        .collect();
     assert_eq!(lines, [2, 3]);
 }
 
 #[test]
 fn typed_api_lists_fill_in_item_kind() {
-    let yaml = "apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a}\n- metadata: {name: b}\n";
+    let yaml =
+        "apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a}\n- metadata: {name: b}\n";
     let loaded = load(yaml);
     assert_eq!(loaded.cluster.endpoints.len(), 2);
     assert_eq!(loaded.cluster.endpoints[1].source.line, 5);
@@ -72,9 +100,17 @@ fn typed_api_lists_fill_in_item_kind() {
 
 #[test]
 fn unknown_kinds_are_counted_not_errors() {
-    let loaded = load("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: c}\n");
+    let loaded = load(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: c}\n",
+    );
     assert_eq!(loaded.cluster.unknown_kinds.get("v1/ConfigMap"), Some(&2));
-    assert_eq!(loaded.cluster.unknown_kinds.get("projectcalico.org/v3/NetworkPolicy"), Some(&1));
+    assert_eq!(
+        loaded
+            .cluster
+            .unknown_kinds
+            .get("projectcalico.org/v3/NetworkPolicy"),
+        Some(&1)
+    );
     assert!(loaded.cluster.policies.is_empty());
 }
 
@@ -96,7 +132,11 @@ fn pods_belong_to_the_top_of_their_owner_chain() {
     assert_eq!(
         names,
         [
-            ("x/nightly[CronJob]".into(), "x/nightly[CronJob]".into(), true),
+            (
+                "x/nightly[CronJob]".into(),
+                "x/nightly[CronJob]".into(),
+                true
+            ),
             ("x/orphan-x".into(), "x/gone-7d[ReplicaSet]".into(), false),
             ("x/web-1-abc".into(), "x/web[Deployment]".into(), false),
         ]
@@ -105,7 +145,9 @@ fn pods_belong_to_the_top_of_their_owner_chain() {
 
 #[test]
 fn workload_template_becomes_one_representative() {
-    let loaded = load("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: kube-system}\nspec:\n  template:\n    metadata: {labels: {app: agent}}\n    spec:\n      hostNetwork: true\n      containers:\n      - name: a\n        ports: [{containerPort: 9100, name: metrics}]\n");
+    let loaded = load(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: kube-system}\nspec:\n  template:\n    metadata: {labels: {app: agent}}\n    spec:\n      hostNetwork: true\n      containers:\n      - name: a\n        ports: [{containerPort: 9100, name: metrics}]\n",
+    );
     let e = &loaded.cluster.endpoints[0];
     assert!(e.representative && e.host_network);
     assert_eq!(e.display_name(), "kube-system/agent[DaemonSet]");
@@ -125,12 +167,21 @@ fn policy_types_default_as_the_api_server_does() {
         .iter()
         .map(|p| (p.name.as_str(), p.affects_ingress, p.affects_egress))
         .collect();
-    assert_eq!(p, [("both", true, true), ("eg", false, true), ("ing", true, false)]);
+    assert_eq!(
+        p,
+        [
+            ("both", true, true),
+            ("eg", false, true),
+            ("ing", true, false)
+        ]
+    );
 }
 
 #[test]
 fn null_selectors_mean_empty() {
-    let loaded = load("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np1}\nspec:\n  podSelector:\n    matchLabels:\n  ingress:\n  - from:\n    - podSelector:\n        matchLabels:\n");
+    let loaded = load(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np1}\nspec:\n  podSelector:\n    matchLabels:\n  ingress:\n  - from:\n    - podSelector:\n        matchLabels:\n",
+    );
     let p = &loaded.cluster.policies[0];
     assert!(p.pod_selector.is_empty());
     assert_eq!(p.ingress.len(), 1);
@@ -138,21 +189,33 @@ fn null_selectors_mean_empty() {
 
 #[test]
 fn malformed_yaml_names_file_and_line() {
-    let e = error("bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [a\n");
+    let e = error(
+        "bad.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [a\n",
+    );
     assert!(e.starts_with("bad.yaml:"), "{e}");
     assert!(e.contains("invalid YAML"), "{e}");
 }
 
 #[test]
 fn malformed_json_names_file_and_line() {
-    let e = error("bad.json", "{\"kind\": \"Pod\",\n \"metadata\": {\"name\": }\n}");
+    let e = error(
+        "bad.json",
+        "{\"kind\": \"Pod\",\n \"metadata\": {\"name\": }\n}",
+    );
     assert!(e.starts_with("bad.json:2:"), "{e}");
 }
 
 #[test]
 fn missing_name_is_an_error_naming_the_object_kind() {
-    let e = error("x.yaml", "apiVersion: v1\nkind: Service\nmetadata: {namespace: ns1}\n");
-    assert_eq!(e, "x.yaml:1: Service ns1/<no name>: missing required field `metadata.name`");
+    let e = error(
+        "x.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {namespace: ns1}\n",
+    );
+    assert_eq!(
+        e,
+        "x.yaml:1: Service ns1/<no name>: missing required field `metadata.name`"
+    );
 }
 
 #[test]
@@ -161,12 +224,20 @@ fn invalid_selector_operator_is_an_error() {
         "np.yaml",
         "\n\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: ns1}\nspec:\n  podSelector:\n    matchExpressions: [{key: a, operator: Equals, values: [b]}]\n",
     );
-    assert!(e.starts_with("np.yaml:3: NetworkPolicy ns1/p: spec.podSelector.matchExpressions[0].operator"), "{e}");
+    assert!(
+        e.starts_with(
+            "np.yaml:3: NetworkPolicy ns1/p: spec.podSelector.matchExpressions[0].operator"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
 fn in_without_values_is_an_error() {
-    let e = error("np.yaml", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec:\n  podSelector:\n    matchExpressions: [{key: a, operator: In}]\n");
+    let e = error(
+        "np.yaml",
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec:\n  podSelector:\n    matchExpressions: [{key: a, operator: In}]\n",
+    );
     assert!(e.contains("must be non-empty"), "{e}");
 }
 
@@ -174,22 +245,37 @@ fn in_without_values_is_an_error() {
 fn invalid_cidr_and_except_outside_are_errors() {
     let base = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec:\n  podSelector: {}\n  ingress:\n  - from:\n    - ipBlock: ";
     let e = error("a.yaml", &format!("{base}{{cidr: 10.0.0.0/33}}\n"));
-    assert!(e.contains("spec.ingress[0].from[0].ipBlock.cidr") && e.contains("not a valid CIDR"), "{e}");
-    let e = error("a.yaml", &format!("{base}{{cidr: 10.0.0.0/8, except: [11.0.0.0/16]}}\n"));
+    assert!(
+        e.contains("spec.ingress[0].from[0].ipBlock.cidr") && e.contains("not a valid CIDR"),
+        "{e}"
+    );
+    let e = error(
+        "a.yaml",
+        &format!("{base}{{cidr: 10.0.0.0/8, except: [11.0.0.0/16]}}\n"),
+    );
     assert!(e.contains("must be strictly within cidr"), "{e}");
 }
 
 #[test]
 fn peer_with_ipblock_and_selector_is_an_error() {
-    let e = error("a.yaml", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec:\n  podSelector: {}\n  egress:\n  - to:\n    - ipBlock: {cidr: 10.0.0.0/8}\n      podSelector: {}\n");
-    assert!(e.contains("spec.egress[0].to[0]: ipBlock may not be combined"), "{e}");
+    let e = error(
+        "a.yaml",
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec:\n  podSelector: {}\n  egress:\n  - to:\n    - ipBlock: {cidr: 10.0.0.0/8}\n      podSelector: {}\n",
+    );
+    assert!(
+        e.contains("spec.egress[0].to[0]: ipBlock may not be combined"),
+        "{e}"
+    );
 }
 
 #[test]
 fn bad_ports_are_errors() {
     let base = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec:\n  podSelector: {}\n  ingress:\n  - ports: ";
     for (ports, needle) in [
-        ("[{port: http, endPort: 90}]", "may not be used with a named port"),
+        (
+            "[{port: http, endPort: 90}]",
+            "may not be used with a named port",
+        ),
         ("[{port: 90, endPort: 80}]", "must be greater than or equal"),
         ("[{port: 70000}]", "not a valid port"),
         ("[{protocol: ICMP, port: 1}]", "unsupported protocol"),
@@ -202,7 +288,10 @@ fn bad_ports_are_errors() {
 
 #[test]
 fn wrong_field_type_names_the_path() {
-    let e = error("a.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  hostNetwork: [1]\n");
+    let e = error(
+        "a.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  hostNetwork: [1]\n",
+    );
     assert!(e.contains("Pod default/a: spec.hostNetwork"), "{e}");
 }
 
@@ -229,21 +318,32 @@ fn yaml_alias_bombs_are_refused_quickly() {
 #[test]
 fn legacy_octal_numbers_read_as_kubectl_reads_them() {
     // kubectl (YAML 1.1) reads 0644 as octal 420; numbers here must not break typing.
-    let loaded = load("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    ports: [{containerPort: 010}]\n");
+    let loaded = load(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    ports: [{containerPort: 010}]\n",
+    );
     assert_eq!(loaded.cluster.endpoints[0].ports[0].port, 8);
 }
 
 #[test]
 fn duplicates_warn_and_keep_the_first() {
-    let loaded = load("apiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {v: '1'}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {v: '2'}}\n");
+    let loaded = load(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {v: '1'}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {v: '2'}}\n",
+    );
     assert_eq!(loaded.cluster.endpoints.len(), 1);
     assert_eq!(loaded.cluster.endpoints[0].labels["v"], "1");
-    assert!(loaded.warnings[0].contains("defined again"), "{:?}", loaded.warnings);
+    assert!(
+        loaded.warnings[0].contains("defined again"),
+        "{:?}",
+        loaded.warnings
+    );
 }
 
 #[test]
 fn yaml_booleans_where_strings_belong_are_errors() {
     // `namespace: y` is a boolean to kubectl's YAML 1.1 reader too: say so, never default.
-    let e = error("a.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: y}\n");
+    let e = error(
+        "a.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: y}\n",
+    );
     assert!(e.contains("metadata.namespace: expected a string"), "{e}");
 }
