@@ -556,6 +556,7 @@ fn build_cluster(
                 name,
                 labels,
                 source: None,
+                ..Default::default()
             },
         );
     }
@@ -587,6 +588,7 @@ fn build_cluster(
             },
             representative: g.representative,
             source: Source::implicit(),
+            ..Default::default()
         });
     }
     cluster
@@ -602,6 +604,7 @@ fn build_cluster(
             ingress: g.ingress,
             egress: g.egress,
             source: Source::implicit(),
+            ..Default::default()
         });
     }
     cluster
@@ -899,6 +902,7 @@ mod cases {
             name: name.into(),
             labels: l,
             source: None,
+            ..Default::default()
         }
     }
 
@@ -925,6 +929,7 @@ mod cases {
                 },
                 representative: false,
                 source: Source::implicit(),
+                ..Default::default()
             },
         }
     }
@@ -1007,6 +1012,7 @@ mod cases {
             ingress: ingress.unwrap_or_default(),
             egress: egress.unwrap_or_default(),
             source: Source::implicit(),
+            ..Default::default()
         }
     }
 

@@ -47,6 +47,7 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
             Parsed::Namespace {
                 name,
                 labels,
+                annotations,
                 source,
             } => {
                 if duplicate("Namespace", "", &name, &source, &mut warnings) {
@@ -60,6 +61,7 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
                     Namespace {
                         name,
                         labels,
+                        annotations,
                         source: Some(source),
                     },
                 );
@@ -115,7 +117,57 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
                 }
                 cluster.policies.push(*p);
             }
-            Parsed::Endpoints => {}
+            Parsed::Endpoints {
+                namespace,
+                service,
+                backends,
+            } => {
+                let list = cluster
+                    .service_endpoints
+                    .entry((namespace, service))
+                    .or_default();
+                for b in backends {
+                    if !list.contains(&b) {
+                        list.push(b);
+                    }
+                }
+            }
+            Parsed::Ingress(i) => {
+                if !duplicate("Ingress", &i.namespace, &i.name, &i.source, &mut warnings) {
+                    cluster.ingresses.push(*i);
+                }
+            }
+            Parsed::IngressClass(c) => {
+                if !duplicate("IngressClass", "", &c.name, &c.source, &mut warnings) {
+                    cluster.ingress_classes.push(c);
+                }
+            }
+            Parsed::Gateway(g) => {
+                if !duplicate("Gateway", &g.namespace, &g.name, &g.source, &mut warnings) {
+                    cluster.gateways.push(*g);
+                }
+            }
+            Parsed::GatewayClass(c) => {
+                if !duplicate("GatewayClass", "", &c.name, &c.source, &mut warnings) {
+                    cluster.gateway_classes.push(c);
+                }
+            }
+            Parsed::Route(r) => {
+                if !duplicate(&r.kind, &r.namespace, &r.name, &r.source, &mut warnings) {
+                    cluster.routes.push(*r);
+                }
+            }
+            Parsed::ReferenceGrant(g) => {
+                if !duplicate(
+                    "ReferenceGrant",
+                    &g.namespace,
+                    &g.name,
+                    &g.source,
+                    &mut warnings,
+                ) {
+                    cluster.reference_grants.push(g);
+                }
+            }
             Parsed::Unknown(kind) => *cluster.unknown_kinds.entry(kind).or_default() += 1,
         }
     }
@@ -175,17 +227,28 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
                 .get(&(pod.namespace.clone(), r.kind.clone(), r.name.clone()))
                 .and_then(|w| controller(&w.meta.owner_references).cloned());
         }
+        // Annotations of the owning workload apply to its pods; the pod's own win.
+        let owner = workloads.get(&(
+            pod.namespace.clone(),
+            workload.kind.clone(),
+            workload.name.clone(),
+        ));
+        let mut annotations = owner.map(|w| w.annotations.clone()).unwrap_or_default();
+        annotations.extend(meta.annotations.clone());
         cluster.endpoints.push(Endpoint {
-            namespace: pod.namespace,
             name: meta.name.clone(),
             labels: meta.labels.clone(),
             ips: pod.ips,
             node: pod.pod.spec.node_name.clone(),
             host_network: pod.pod.spec.host_network,
             ports: pod.ports,
-            workload,
             representative: false,
             source: pod.source,
+            annotations,
+            scheduling: crate::convert::scheduling(&pod.pod.spec),
+            workload_source: owner.map(|w| w.source.clone()),
+            workload,
+            namespace: pod.namespace,
         });
     }
 
@@ -215,6 +278,9 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
             workload: me,
             representative: true,
             source: w.source.clone(),
+            annotations: w.annotations.clone(),
+            scheduling: w.scheduling.clone(),
+            workload_source: Some(w.source.clone()),
         });
     }
 
@@ -233,6 +299,7 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
             .or_insert_with(|| Namespace {
                 labels: [(METADATA_NAME_LABEL.to_string(), name.clone())].into(),
                 name,
+                annotations: Default::default(),
                 source: None,
             });
     }

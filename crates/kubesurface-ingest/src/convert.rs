@@ -236,6 +236,7 @@ pub fn network_policy(
         affects_egress,
         ingress: rules(&spec.ingress, "ingress", "from")?,
         egress: rules(&spec.egress, "egress", "to")?,
+        annotations: np.metadata.annotations.clone(),
         source,
     })
 }
@@ -354,4 +355,119 @@ pub fn service(
         annotations: s.metadata.annotations.clone(),
         source,
     })
+}
+
+/// Where a pod may run: node selector, required node affinity, tolerations.
+pub fn scheduling(spec: &types::PodSpec) -> model::Scheduling {
+    let requirement = |r: &types::NodeSelectorRequirement, field: bool| model::NodeRequirement {
+        key: r.key.clone(),
+        operator: r.operator.clone(),
+        values: r.values.clone(),
+        field,
+    };
+    model::Scheduling {
+        node_selector: spec.node_selector.clone(),
+        required_terms: spec
+            .affinity
+            .node_affinity
+            .required
+            .node_selector_terms
+            .iter()
+            .map(|t| {
+                t.match_expressions
+                    .iter()
+                    .map(|r| requirement(r, false))
+                    .chain(t.match_fields.iter().map(|r| requirement(r, true)))
+                    .collect()
+            })
+            .collect(),
+        tolerations: spec
+            .tolerations
+            .iter()
+            .map(|t| model::Toleration {
+                key: t.key.clone().filter(|k| !k.is_empty()),
+                operator: t.operator.clone().unwrap_or_else(|| "Equal".into()),
+                value: t.value.clone().unwrap_or_default(),
+                effect: t.effect.clone().filter(|e| !e.is_empty()),
+            })
+            .collect(),
+    }
+}
+
+fn endpoint_ports(
+    ports: &[types::EndpointPort],
+    field: &str,
+) -> Result<Vec<(Option<String>, u16, Protocol)>, String> {
+    ports
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.port.map(|n| (i, p, n)))
+        .map(|(i, p, n)| {
+            Ok((
+                p.name.clone().filter(|n| !n.is_empty()),
+                port_number(n, &format!("{field}[{i}].port"))?,
+                protocol(p.protocol.as_deref())
+                    .map_err(|e| format!("{field}[{i}].protocol: {e}"))?,
+            ))
+        })
+        .collect()
+}
+
+fn endpoint_ip(ip: &str, field: &str) -> Result<IpAddr, String> {
+    IpAddr::from_str(ip).map_err(|_| format!("{field}: {ip:?} is not an IP address"))
+}
+
+fn target_pod(t: &Option<types::TargetRef>, namespace: &str) -> Option<(String, String)> {
+    t.as_ref().filter(|t| t.kind == "Pod").map(|t| {
+        (
+            t.namespace.clone().unwrap_or_else(|| namespace.to_string()),
+            t.name.clone(),
+        )
+    })
+}
+
+/// The backends listed by a v1 Endpoints object (ready and not-ready addresses).
+pub fn endpoints(
+    e: &types::Endpoints,
+    namespace: &str,
+) -> Result<Vec<model::ServiceEndpoint>, String> {
+    let mut out = Vec::new();
+    for (si, subset) in e.subsets.iter().enumerate() {
+        let ports = endpoint_ports(&subset.ports, &format!("subsets[{si}].ports"))?;
+        for (ai, a) in subset
+            .addresses
+            .iter()
+            .chain(&subset.not_ready_addresses)
+            .enumerate()
+        {
+            out.push(model::ServiceEndpoint {
+                ip: endpoint_ip(&a.ip, &format!("subsets[{si}].addresses[{ai}].ip"))?,
+                ports: ports.clone(),
+                pod: target_pod(&a.target_ref, namespace),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The backends listed by an EndpointSlice.
+pub fn endpoint_slice(
+    s: &types::EndpointSlice,
+    namespace: &str,
+) -> Result<Vec<model::ServiceEndpoint>, String> {
+    if s.address_type.as_deref() == Some("FQDN") {
+        return Ok(Vec::new()); // names, not addresses: nothing a policy can match
+    }
+    let ports = endpoint_ports(&s.ports, "ports")?;
+    let mut out = Vec::new();
+    for (ei, e) in s.endpoints.iter().enumerate() {
+        for (ai, a) in e.addresses.iter().enumerate() {
+            out.push(model::ServiceEndpoint {
+                ip: endpoint_ip(a, &format!("endpoints[{ei}].addresses[{ai}]"))?,
+                ports: ports.clone(),
+                pod: target_pod(&e.target_ref, namespace),
+            });
+        }
+    }
+    Ok(out)
 }

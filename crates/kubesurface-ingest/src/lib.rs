@@ -11,6 +11,7 @@ mod document;
 mod error;
 mod input;
 mod objects;
+mod routes;
 mod types;
 
 use rayon::prelude::*;

@@ -8,7 +8,11 @@ use kubesurface_model as model;
 use crate::IngestError;
 use crate::convert;
 use crate::document::{Body, RawObject};
+use crate::routes;
 use crate::types;
+
+/// The label that ties an EndpointSlice to its Service.
+const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// The controllers whose pod templates become endpoints.
 pub const WORKLOAD_KINDS: [&str; 7] = [
@@ -28,6 +32,7 @@ pub enum Parsed {
     Namespace {
         name: String,
         labels: model::Labels,
+        annotations: model::Labels,
         source: model::Source,
     },
     /// A Node.
@@ -40,8 +45,24 @@ pub enum Parsed {
     Service(Box<model::Service>),
     /// A NetworkPolicy.
     Policy(Box<model::NetworkPolicy>),
-    /// Endpoints / EndpointSlice: read and validated, not yet used by the analyses.
-    Endpoints,
+    /// Endpoints / EndpointSlice: the backends of one Service.
+    Endpoints {
+        namespace: String,
+        service: String,
+        backends: Vec<model::ServiceEndpoint>,
+    },
+    /// An Ingress.
+    Ingress(Box<model::Ingress>),
+    /// An IngressClass.
+    IngressClass(model::IngressClass),
+    /// A Gateway.
+    Gateway(Box<model::Gateway>),
+    /// A GatewayClass.
+    GatewayClass(model::GatewayClass),
+    /// An HTTPRoute, GRPCRoute, TLSRoute, TCPRoute or UDPRoute.
+    Route(Box<model::Route>),
+    /// A ReferenceGrant.
+    ReferenceGrant(model::ReferenceGrant),
     /// Any other kind: `apiVersion/kind`, counted and reported.
     Unknown(String),
 }
@@ -64,9 +85,11 @@ pub struct WorkloadObject {
     pub namespace: String,
     pub meta: types::ObjectMeta,
     pub labels: model::Labels,
+    pub annotations: model::Labels,
     pub host_network: bool,
     pub node_name: Option<String>,
     pub ports: Vec<model::ContainerPort>,
+    pub scheduling: model::Scheduling,
     pub source: model::Source,
 }
 
@@ -140,6 +163,12 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
         ("networking.k8s.io" | "extensions", "NetworkPolicy") => true,
         ("apps" | "extensions" | "batch", k) => WORKLOAD_KINDS.contains(&k),
         ("discovery.k8s.io", "EndpointSlice") => true,
+        ("networking.k8s.io", "Ingress" | "IngressClass") => true,
+        (
+            "gateway.networking.k8s.io",
+            "Gateway" | "GatewayClass" | "HTTPRoute" | "GRPCRoute" | "TLSRoute" | "TCPRoute"
+            | "UDPRoute" | "ReferenceGrant",
+        ) => true,
         _ => false,
     };
     if !known {
@@ -155,6 +184,7 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
             Parsed::Namespace {
                 name: ns.metadata.name,
                 labels: ns.metadata.labels,
+                annotations: ns.metadata.annotations,
                 source,
             }
         }
@@ -170,6 +200,16 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
                     .map(|a| model::NodeAddress {
                         kind: a.kind,
                         address: a.address,
+                    })
+                    .collect(),
+                taints: node
+                    .spec
+                    .taints
+                    .into_iter()
+                    .map(|t| model::Taint {
+                        key: t.key,
+                        value: t.value,
+                        effect: t.effect,
                     })
                     .collect(),
                 source,
@@ -199,7 +239,58 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
                 convert::network_policy(&np, &namespace, source).map_err(fail)?,
             ))
         }
-        "Endpoints" | "EndpointSlice" => Parsed::Endpoints,
+        "Endpoints" => {
+            let e: types::Endpoints = parse(&raw.body).map_err(fail)?;
+            Parsed::Endpoints {
+                backends: convert::endpoints(&e, &namespace).map_err(fail)?,
+                service: e.metadata.name,
+                namespace,
+            }
+        }
+        "EndpointSlice" => {
+            let e: types::EndpointSlice = parse(&raw.body).map_err(fail)?;
+            let Some(service) = e.metadata.labels.get(SERVICE_NAME_LABEL).cloned() else {
+                return Ok(Parsed::Unknown(format!(
+                    "{}/{} (without {SERVICE_NAME_LABEL})",
+                    header.api_version, kind
+                )));
+            };
+            Parsed::Endpoints {
+                backends: convert::endpoint_slice(&e, &namespace).map_err(fail)?,
+                service,
+                namespace,
+            }
+        }
+        "Ingress" => {
+            let i: routes::Ingress = parse(&raw.body).map_err(fail)?;
+            Parsed::Ingress(Box::new(
+                routes::ingress(&i, &namespace, source).map_err(fail)?,
+            ))
+        }
+        "IngressClass" => {
+            let c: routes::IngressClass = parse(&raw.body).map_err(fail)?;
+            Parsed::IngressClass(routes::ingress_class(&c, source))
+        }
+        "GatewayClass" => {
+            let c: routes::GatewayClass = parse(&raw.body).map_err(fail)?;
+            Parsed::GatewayClass(routes::gateway_class(&c, source))
+        }
+        "Gateway" => {
+            let g: routes::Gateway = parse(&raw.body).map_err(fail)?;
+            Parsed::Gateway(Box::new(
+                routes::gateway(&g, &namespace, source).map_err(fail)?,
+            ))
+        }
+        "ReferenceGrant" => {
+            let g: routes::ReferenceGrant = parse(&raw.body).map_err(fail)?;
+            Parsed::ReferenceGrant(routes::reference_grant(&g, &namespace, source))
+        }
+        "HTTPRoute" | "GRPCRoute" | "TLSRoute" | "TCPRoute" | "UDPRoute" => {
+            let r: routes::Route = parse(&raw.body).map_err(fail)?;
+            Parsed::Route(Box::new(
+                routes::route(&r, &kind, &namespace, source).map_err(fail)?,
+            ))
+        }
         workload_kind => {
             let w: types::Workload = parse(&raw.body).map_err(fail)?;
             let template = match (workload_kind, w.spec.template, w.spec.job_template) {
@@ -215,12 +306,16 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
                 return Err(fail(format!("missing required field `{field}`")));
             };
             let ports = convert::container_ports(&template.spec).map_err(fail)?;
+            let mut annotations = w.metadata.annotations.clone();
+            annotations.extend(template.metadata.annotations);
             Parsed::Workload(Box::new(WorkloadObject {
                 kind: workload_kind.to_string(),
                 namespace,
                 meta: w.metadata,
                 labels: template.metadata.labels,
+                annotations,
                 host_network: template.spec.host_network,
+                scheduling: convert::scheduling(&template.spec),
                 node_name: template.spec.node_name,
                 ports,
                 source,

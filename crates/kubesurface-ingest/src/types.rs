@@ -56,11 +56,13 @@ pub struct OwnerReference {
     pub controller: bool,
 }
 
-/// Metadata of a pod template: labels only (name and namespace come from the owner).
+/// Metadata of a pod template (name and namespace come from the owner).
 #[derive(Deserialize, Debug, Default)]
 pub struct TemplateMeta {
     #[serde(default, deserialize_with = "nullable")]
     pub labels: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -72,7 +74,23 @@ pub struct Namespace {
 pub struct Node {
     pub metadata: ObjectMeta,
     #[serde(default, deserialize_with = "nullable")]
+    pub spec: NodeSpec,
+    #[serde(default, deserialize_with = "nullable")]
     pub status: NodeStatus,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct NodeSpec {
+    #[serde(default, deserialize_with = "nullable")]
+    pub taints: Vec<Taint>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct Taint {
+    pub key: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub value: String,
+    pub effect: String,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -108,6 +126,65 @@ pub struct PodSpec {
     pub host_network: bool,
     #[serde(default, deserialize_with = "nullable")]
     pub node_name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub node_selector: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub affinity: Affinity,
+    #[serde(default, deserialize_with = "nullable")]
+    pub tolerations: Vec<Toleration>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Affinity {
+    #[serde(default, deserialize_with = "nullable")]
+    pub node_affinity: NodeAffinity,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct NodeAffinity {
+    #[serde(
+        default,
+        rename = "requiredDuringSchedulingIgnoredDuringExecution",
+        deserialize_with = "nullable"
+    )]
+    pub required: NodeSelector,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSelector {
+    #[serde(default, deserialize_with = "nullable")]
+    pub node_selector_terms: Vec<NodeSelectorTerm>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSelectorTerm {
+    #[serde(default, deserialize_with = "nullable")]
+    pub match_expressions: Vec<NodeSelectorRequirement>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub match_fields: Vec<NodeSelectorRequirement>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct NodeSelectorRequirement {
+    pub key: String,
+    pub operator: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub values: Vec<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct Toleration {
+    #[serde(default, deserialize_with = "nullable")]
+    pub key: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub operator: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub value: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub effect: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -323,4 +400,73 @@ pub struct SelectorRequirement {
     pub operator: String,
     #[serde(default, deserialize_with = "nullable")]
     pub values: Vec<String>,
+}
+
+/// v1 Endpoints.
+#[derive(Deserialize, Debug, Default)]
+pub struct Endpoints {
+    pub metadata: ObjectMeta,
+    #[serde(default, deserialize_with = "nullable")]
+    pub subsets: Vec<EndpointSubset>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSubset {
+    #[serde(default, deserialize_with = "nullable")]
+    pub addresses: Vec<EndpointAddress>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub not_ready_addresses: Vec<EndpointAddress>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub ports: Vec<EndpointPort>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointAddress {
+    pub ip: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub target_ref: Option<TargetRef>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct TargetRef {
+    #[serde(default, deserialize_with = "nullable")]
+    pub kind: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub namespace: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: String,
+}
+
+#[derive(Deserialize, Debug, Default)]
+pub struct EndpointPort {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub port: Option<i64>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub protocol: Option<String>,
+}
+
+/// discovery.k8s.io/v1 EndpointSlice.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSlice {
+    pub metadata: ObjectMeta,
+    #[serde(default, deserialize_with = "nullable")]
+    pub address_type: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub endpoints: Vec<SliceEndpoint>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub ports: Vec<EndpointPort>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SliceEndpoint {
+    #[serde(default, deserialize_with = "nullable")]
+    pub addresses: Vec<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub target_ref: Option<TargetRef>,
 }

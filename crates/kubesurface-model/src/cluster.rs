@@ -5,13 +5,16 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::{Labels, NetworkPolicy, Protocol, Service};
+use crate::{
+    Gateway, GatewayClass, Ingress, IngressClass, Labels, NetworkPolicy, Protocol, ReferenceGrant,
+    Route, Service,
+};
 
 /// The label the API server puts on every namespace, holding its name.
 pub const METADATA_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// Where an object was read: a file (or `<stdin>`) and a 1-based line.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Source {
     /// File path as given on the command line (or `<stdin>`).
     pub file: Arc<str>,
@@ -36,12 +39,14 @@ impl fmt::Display for Source {
 }
 
 /// A namespace. Its labels always include [`METADATA_NAME_LABEL`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Namespace {
     /// Name.
     pub name: String,
     /// Labels, including `kubernetes.io/metadata.name`.
     pub labels: Labels,
+    /// Annotations.
+    pub annotations: Labels,
     /// Where it was declared; `None` when it exists only because objects use it.
     pub source: Option<Source>,
 }
@@ -64,8 +69,70 @@ pub struct Node {
     pub labels: Labels,
     /// `status.addresses`.
     pub addresses: Vec<NodeAddress>,
+    /// `spec.taints`.
+    pub taints: Vec<Taint>,
     /// Where it was read.
     pub source: Source,
+}
+
+impl Node {
+    /// The node's IP addresses (InternalIP and ExternalIP) that parse.
+    pub fn ips(&self) -> Vec<IpAddr> {
+        self.addresses
+            .iter()
+            .filter(|a| a.kind.ends_with("IP"))
+            .filter_map(|a| a.address.parse().ok())
+            .collect()
+    }
+}
+
+/// A node taint.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Taint {
+    /// `key`.
+    pub key: String,
+    /// `value`.
+    pub value: String,
+    /// `effect`: NoSchedule, PreferNoSchedule or NoExecute.
+    pub effect: String,
+}
+
+/// A toleration.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Toleration {
+    /// `key` (`None` with `Exists` tolerates every taint).
+    pub key: Option<String>,
+    /// `operator`: `Equal` (default) or `Exists`.
+    pub operator: String,
+    /// `value`.
+    pub value: String,
+    /// `effect` (`None` = every effect).
+    pub effect: Option<String>,
+}
+
+/// One requirement of a node selector term (`matchExpressions` or `matchFields`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct NodeRequirement {
+    /// Label key, or the field (`metadata.name`) for `matchFields`.
+    pub key: String,
+    /// In, NotIn, Exists, DoesNotExist, Gt, Lt.
+    pub operator: String,
+    /// Values.
+    pub values: Vec<String>,
+    /// True for `matchFields`.
+    pub field: bool,
+}
+
+/// Where a pod may be scheduled: what decides whether two pods can share a node.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Scheduling {
+    /// `spec.nodeSelector`.
+    pub node_selector: Labels,
+    /// `requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms`: ORed terms of
+    /// ANDed requirements. Empty = no constraint.
+    pub required_terms: Vec<Vec<NodeRequirement>>,
+    /// `spec.tolerations`.
+    pub tolerations: Vec<Toleration>,
 }
 
 /// A declared `containerPort` of a pod.
@@ -85,7 +152,7 @@ pub struct ContainerPort {
 
 /// The workload an endpoint belongs to: the top of its ownerReferences chain within the
 /// input, or the pod itself.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct WorkloadRef {
     /// Kind (`Deployment`, `StatefulSet`, …, or `Pod`).
     pub kind: String,
@@ -95,7 +162,7 @@ pub struct WorkloadRef {
 
 /// A network endpoint: a Pod, or the single representative of a workload template that
 /// has no Pods of its own in the input.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Endpoint {
     /// Namespace.
     pub namespace: String,
@@ -117,6 +184,12 @@ pub struct Endpoint {
     pub representative: bool,
     /// Where the Pod (or the workload) was read.
     pub source: Source,
+    /// Annotations of the Pod (of the workload, for a representative).
+    pub annotations: Labels,
+    /// Scheduling constraints (from the pod spec or template).
+    pub scheduling: Scheduling,
+    /// Where the workload object itself was read, when it is in the input.
+    pub workload_source: Option<Source>,
 }
 
 impl Endpoint {
@@ -154,6 +227,20 @@ pub struct Cluster {
     pub services: Vec<Service>,
     /// NetworkPolicies.
     pub policies: Vec<NetworkPolicy>,
+    /// Backends of Services from Endpoints / EndpointSlices, keyed by `(namespace, service)`.
+    pub service_endpoints: BTreeMap<(String, String), Vec<ServiceEndpoint>>,
+    /// Ingresses.
+    pub ingresses: Vec<Ingress>,
+    /// IngressClasses.
+    pub ingress_classes: Vec<IngressClass>,
+    /// Gateways.
+    pub gateways: Vec<Gateway>,
+    /// GatewayClasses.
+    pub gateway_classes: Vec<GatewayClass>,
+    /// HTTPRoute, GRPCRoute, TLSRoute, TCPRoute and UDPRoute objects.
+    pub routes: Vec<Route>,
+    /// ReferenceGrants.
+    pub reference_grants: Vec<ReferenceGrant>,
     /// Kinds read but not modelled, with their counts (`apiVersion/kind`).
     pub unknown_kinds: BTreeMap<String, usize>,
 }
@@ -163,4 +250,15 @@ impl Cluster {
     pub fn namespace_labels(&self, name: &str) -> Option<&Labels> {
         self.namespaces.get(name).map(|n| &n.labels)
     }
+}
+
+/// One address behind a Service, from its Endpoints or EndpointSlices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceEndpoint {
+    /// The address.
+    pub ip: IpAddr,
+    /// `(port name, port, protocol)` served there.
+    pub ports: Vec<(Option<String>, u16, Protocol)>,
+    /// `targetRef` to a Pod (`namespace`, `name`), when given.
+    pub pod: Option<(String, String)>,
 }

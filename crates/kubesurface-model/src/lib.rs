@@ -7,14 +7,19 @@
 mod cluster;
 mod policy;
 mod port;
+mod routes;
 mod selector;
 mod service;
 
 pub use cluster::{
-    Cluster, ContainerPort, Endpoint, METADATA_NAME_LABEL, Namespace, Node, NodeAddress, Source,
-    WorkloadRef,
+    Cluster, ContainerPort, Endpoint, METADATA_NAME_LABEL, Namespace, Node, NodeAddress,
+    NodeRequirement, Scheduling, ServiceEndpoint, Source, Taint, Toleration, WorkloadRef,
 };
 pub use policy::{IpBlock, NetworkPolicy, Peer, PolicyPort, PolicyRule, PortSpec};
 pub use port::Protocol;
+pub use routes::{
+    Gateway, GatewayClass, Ingress, IngressBackend, IngressClass, IngressPath, Listener, ParentRef,
+    ReferenceGrant, Route, RouteBackend, RouteNamespaces, ServicePortRef,
+};
 pub use selector::{LabelSelector, Labels, Operator, Requirement};
 pub use service::{Service, ServicePort, TargetPort};

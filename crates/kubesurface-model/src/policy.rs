@@ -5,7 +5,7 @@ use ipnet::IpNet;
 use crate::{LabelSelector, Protocol, Source};
 
 /// A `networking.k8s.io/v1` NetworkPolicy with its defaults applied.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct NetworkPolicy {
     /// Namespace of the policy; selectors without a namespace selector are scoped to it.
     pub namespace: String,
@@ -23,6 +23,8 @@ pub struct NetworkPolicy {
     pub ingress: Vec<PolicyRule>,
     /// Egress rules (ignored unless `affects_egress`).
     pub egress: Vec<PolicyRule>,
+    /// Annotations.
+    pub annotations: crate::Labels,
     /// Where it was read.
     pub source: Source,
 }
