@@ -61,6 +61,13 @@ pub struct Atom {
 }
 
 impl Atom {
+    /// True when the atom shares an address with `lo..=hi` (same family).
+    pub fn overlaps(&self, lo: IpAddr, hi: IpAddr) -> bool {
+        let (f, lo) = key(lo);
+        let (_, hi) = key(hi);
+        f == self.family && self.lo <= hi && lo <= self.hi
+    }
+
     /// The atom as a CIDR when it is exactly one (`10.0.0.0/8`), else as a range
     /// (`0.0.0.0-9.255.255.255`).
     pub fn name(&self) -> String {

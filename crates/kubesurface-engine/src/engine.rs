@@ -232,4 +232,56 @@ impl<'c> Engine<'c> {
         }
         self.class_verdict(self.classes.class_of[src], self.classes.class_of[dst])
     }
+
+    /// The external peer holding `ip`, when its family is modelled.
+    pub fn external_peer_of(&self, ip: IpAddr) -> Option<PeerId> {
+        let atom = self.atoms.atom_of(ip);
+        self.external
+            .iter()
+            .position(|&a| a == atom)
+            .map(|j| (self.classes.classes.len() + j) as PeerId)
+    }
+
+    /// External peers whose range overlaps `net`.
+    pub fn external_peers_overlapping(&self, net: &ipnet::IpNet) -> Vec<PeerId> {
+        let (lo, hi) = (net.network(), net.broadcast());
+        self.external
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| {
+                let atom = self.atoms.atoms()[**a as usize];
+                atom.overlaps(lo, hi)
+            })
+            .map(|(j, _)| (self.classes.classes.len() + j) as PeerId)
+            .collect()
+    }
+
+    /// What `dst`'s ingress admits from an address the input does not know (a node whose
+    /// Node object is absent): only rules whose peers are empty or include an ipBlock that
+    /// covers a whole address family without exceptions.
+    pub fn ingress_from_unknown_address(&self, dst: PeerId) -> PortSet {
+        let Some(d) = self.class(dst) else {
+            return PortSet::empty();
+        };
+        if d.host_network {
+            return PortSet::full();
+        }
+        let Some(rules) = self.ingress[dst as usize].as_deref() else {
+            return PortSet::full();
+        };
+        let mut out = PortSet::empty();
+        for &r in rules {
+            let rule = &self.rules[r as usize];
+            let source = &self.cluster.policies[rule.policy as usize].ingress[rule.index as usize];
+            let admits = source.peers.is_empty()
+                || source.peers.iter().any(|p| match p {
+                    Peer::IpBlock(b) => crate::atoms::block_covers_family(b),
+                    Peer::Pods { .. } => false,
+                });
+            if admits {
+                out.union_with(&rule.ports.resolve(Some(&d.named_ports)));
+            }
+        }
+        out
+    }
 }

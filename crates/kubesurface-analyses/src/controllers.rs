@@ -1,0 +1,170 @@
+//! Finding the pods that carry Ingress and Gateway traffic. Traffic from an Ingress or a
+//! Gateway reaches its backends *from these pods*, so they are the source every backend's
+//! policies are evaluated against.
+
+use kubesurface_model::{Cluster, Gateway};
+
+use crate::config::Config;
+use crate::zones::{SimpleSelector, parse_selector};
+
+/// Well-known Ingress controllers: the controller name of their IngressClass, and label
+/// pairs their pods carry (any one pair identifies them).
+const INGRESS_CONTROLLERS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "k8s.io/ingress-nginx",
+        &[
+            ("app.kubernetes.io/name", "ingress-nginx"),
+            ("app", "ingress-nginx"),
+        ],
+    ),
+    (
+        "traefik.io/ingress-controller",
+        &[("app.kubernetes.io/name", "traefik"), ("app", "traefik")],
+    ),
+    (
+        "haproxy.org/ingress-controller/haproxy",
+        &[
+            ("app.kubernetes.io/name", "kubernetes-ingress"),
+            ("run", "haproxy-ingress"),
+        ],
+    ),
+    (
+        "haproxy-ingress.github.io/controller",
+        &[
+            ("app.kubernetes.io/name", "haproxy-ingress"),
+            ("run", "haproxy-ingress"),
+        ],
+    ),
+    (
+        "istio.io/ingress-controller",
+        &[("istio", "ingressgateway"), ("app", "istio-ingressgateway")],
+    ),
+];
+
+/// How the controller pods were found, for the `source` of a verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControllerPods {
+    /// Endpoint indices.
+    pub endpoints: Vec<usize>,
+    /// A short description (`ingress/ingress-nginx-controller[Deployment]`, or why none).
+    pub description: String,
+}
+
+fn matching(cluster: &Cluster, pred: impl Fn(&kubesurface_model::Endpoint) -> bool) -> Vec<usize> {
+    cluster
+        .endpoints
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| pred(e))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn describe(cluster: &Cluster, endpoints: &[usize]) -> String {
+    let mut names: Vec<String> = endpoints
+        .iter()
+        .map(|&i| cluster.endpoints[i].workload_name())
+        .collect();
+    names.dedup();
+    names.join(", ")
+}
+
+fn from_override(cluster: &Cluster, config: &Config, class: &str) -> Option<ControllerPods> {
+    let o = config.controllers.iter().find(|o| o.class == class)?;
+    let sel: SimpleSelector = parse_selector(&o.selector).ok()?;
+    let endpoints = matching(cluster, |e| sel.matches(&e.namespace, &e.labels));
+    Some(ControllerPods {
+        description: describe(cluster, &endpoints),
+        endpoints,
+    })
+}
+
+fn with_labels(cluster: &Cluster, pairs: &[(&str, &str)]) -> Vec<usize> {
+    matching(cluster, |e| {
+        pairs
+            .iter()
+            .any(|(k, v)| e.labels.get(*k).is_some_and(|x| x == v))
+    })
+}
+
+/// The controller pods for an Ingress of `class` (`None`: the default IngressClass).
+pub fn ingress_controllers(
+    cluster: &Cluster,
+    config: &Config,
+    class: Option<&str>,
+) -> ControllerPods {
+    let class_obj = match class {
+        Some(c) => cluster.ingress_classes.iter().find(|ic| ic.name == c),
+        None => cluster.ingress_classes.iter().find(|ic| ic.is_default),
+    };
+    let class_name = class
+        .map(str::to_string)
+        .or_else(|| class_obj.map(|c| c.name.clone()));
+    if let Some(found) = class_name
+        .as_deref()
+        .and_then(|c| from_override(cluster, config, c))
+    {
+        return found;
+    }
+    let known: Vec<&(&str, &[(&str, &str)])> = match class_obj {
+        Some(c) => INGRESS_CONTROLLERS
+            .iter()
+            .filter(|(name, _)| *name == c.controller)
+            .collect(),
+        None => INGRESS_CONTROLLERS.iter().collect(),
+    };
+    let mut endpoints: Vec<usize> = known
+        .iter()
+        .flat_map(|(_, pairs)| with_labels(cluster, pairs))
+        .collect();
+    endpoints.sort_unstable();
+    endpoints.dedup();
+    if endpoints.is_empty() {
+        return ControllerPods {
+            endpoints,
+            description: format!(
+                "ingress controller for class {} not found in the input",
+                class_name.as_deref().unwrap_or("<default>")
+            ),
+        };
+    }
+    ControllerPods {
+        description: describe(cluster, &endpoints),
+        endpoints,
+    }
+}
+
+/// The pods serving a Gateway: the config override for its class, else pods labelled with
+/// the Gateway's name as Gateway API implementations label their data planes
+/// (`gateway.networking.k8s.io/gateway-name`, Envoy Gateway's `owning-gateway-name`).
+pub fn gateway_controllers(
+    cluster: &Cluster,
+    config: &Config,
+    gateway: &Gateway,
+) -> ControllerPods {
+    if let Some(found) = from_override(cluster, config, &gateway.class) {
+        return found;
+    }
+    let endpoints = matching(cluster, |e| {
+        let named = |k: &str| e.labels.get(k).is_some_and(|v| v == &gateway.name);
+        (named("gateway.networking.k8s.io/gateway-name") && e.namespace == gateway.namespace)
+            || named("istio.io/gateway-name") && e.namespace == gateway.namespace
+            || (named("gateway.envoyproxy.io/owning-gateway-name")
+                && e.labels
+                    .get("gateway.envoyproxy.io/owning-gateway-namespace")
+                    == Some(&gateway.namespace))
+    });
+    if endpoints.is_empty() {
+        return ControllerPods {
+            endpoints,
+            description: format!(
+                "data plane of Gateway {}/{} (class {}) not found in the input",
+                gateway.namespace, gateway.name, gateway.class
+            ),
+        };
+    }
+    ControllerPods {
+        description: describe(cluster, &endpoints),
+        endpoints,
+    }
+}
