@@ -147,8 +147,8 @@ pub fn gateway_controllers(
     }
     let endpoints = matching(cluster, |e| {
         let named = |k: &str| e.labels.get(k).is_some_and(|v| v == &gateway.name);
-        (named("gateway.networking.k8s.io/gateway-name") && e.namespace == gateway.namespace)
-            || named("istio.io/gateway-name") && e.namespace == gateway.namespace
+        ((named("gateway.networking.k8s.io/gateway-name") || named("istio.io/gateway-name"))
+            && e.namespace == gateway.namespace)
             || (named("gateway.envoyproxy.io/owning-gateway-name")
                 && e.labels
                     .get("gateway.envoyproxy.io/owning-gateway-namespace")

@@ -149,7 +149,7 @@ impl Verdicts<'_, '_> {
     }
 
     /// From clients in `ranges`, with their addresses kept.
-    fn from_clients(
+    fn clients_verdict(
         &self,
         endpoint: usize,
         port: u16,
@@ -174,7 +174,7 @@ impl Verdicts<'_, '_> {
     }
 
     /// From node addresses, as kube-proxy's masquerade leaves them.
-    fn from_nodes(&self, endpoint: usize, port: u16, protocol: Protocol) -> (bool, String) {
+    fn nodes_verdict(&self, endpoint: usize, port: u16, protocol: Protocol) -> (bool, String) {
         let dst = self.class(endpoint);
         let why = "SNAT to a node address: externalTrafficPolicy Cluster";
         let ips: Vec<_> = self
@@ -221,26 +221,26 @@ impl Verdicts<'_, '_> {
             service.external_traffic_policy.as_str(),
             self.config.settings.snat,
         ) {
-            ("Local", _) => self.from_clients(
+            ("Local", _) => self.clients_verdict(
                 endpoint,
                 port,
                 protocol,
                 ranges,
                 "client address kept: externalTrafficPolicy Local",
             ),
-            (_, Snat::Client) => self.from_clients(
+            (_, Snat::Client) => self.clients_verdict(
                 endpoint,
                 port,
                 protocol,
                 ranges,
                 "client address kept: setting snat=client",
             ),
-            (_, Snat::Node) => self.from_nodes(endpoint, port, protocol),
+            (_, Snat::Node) => self.nodes_verdict(endpoint, port, protocol),
         }
     }
 
     /// From controller pods (Ingress, Gateway).
-    fn from_pods(
+    fn pods_verdict(
         &self,
         controllers: &ControllerPods,
         endpoint: usize,
@@ -256,7 +256,7 @@ impl Verdicts<'_, '_> {
         }
         if controllers.endpoints.is_empty() {
             let why = format!("{}; assumed outside the cluster", controllers.description);
-            return self.from_clients(endpoint, port, protocol, ranges, &why);
+            return self.clients_verdict(endpoint, port, protocol, ranges, &why);
         }
         let admitted = controllers.endpoints.iter().any(|&c| {
             c != endpoint
@@ -437,7 +437,7 @@ fn ingress_exposures(
                 Some(&backend.port),
             ) {
                 let (admitted, source) =
-                    v.from_pods(&controllers, b.endpoint, b.port, protocol, world);
+                    v.pods_verdict(&controllers, b.endpoint, b.port, protocol, world);
                 out.push(Exposure {
                     via: Via::Ingress,
                     entry: entry.clone(),
@@ -547,7 +547,7 @@ fn gateway_exposures(
                         port.as_ref(),
                     ) {
                         let (admitted, source) =
-                            v.from_pods(&controllers, b.endpoint, b.port, protocol, world);
+                            v.pods_verdict(&controllers, b.endpoint, b.port, protocol, world);
                         out.push(Exposure {
                             via: Via::Gateway,
                             entry: entry.clone(),
@@ -585,7 +585,8 @@ fn host_exposures(v: &Verdicts<'_, '_>, world: &[IpNet], out: &mut Vec<Exposure>
         let location = e.source.clone();
         let obj = endpoint_object(e);
         for p in &e.ports {
-            if let Some(hp) = p.host_port {
+            // On a hostNetwork pod a hostPort is just its port on the node: reported below.
+            if let Some(hp) = p.host_port.filter(|_| !e.host_network) {
                 let entries = match &p.host_ip {
                     Some(ip) if ip != "0.0.0.0" && ip != "::" => vec![format!("{ip}:{hp}")],
                     _ => node_entries(cluster, e)
@@ -599,7 +600,7 @@ fn host_exposures(v: &Verdicts<'_, '_>, world: &[IpNet], out: &mut Vec<Exposure>
                         "any (policies do not apply to hostNetwork pods)".to_string(),
                     )
                 } else {
-                    v.from_clients(
+                    v.clients_verdict(
                         i,
                         p.port,
                         p.protocol,

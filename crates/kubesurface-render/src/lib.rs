@@ -1,11 +1,13 @@
 //! Renders kubesurface results. One renderer per file; each writes as rows arrive, so
 //! large outputs stream.
 
+pub mod audit;
 mod connectivity_csv;
 mod connectivity_dot;
 mod connectivity_json;
 mod connectivity_md;
 mod connectivity_table;
+pub mod exposure;
 
 use std::io::{self, Write};
 

@@ -16,6 +16,120 @@ pub struct Cli {
 pub enum Command {
     /// The NetworkPolicy connectivity matrix: every allowed (source, destination, ports).
     Connectivity(ConnectivityArgs),
+    /// Every entry point from outside, the pods and ports behind it, and whether
+    /// NetworkPolicies admit the traffic.
+    Exposure(ExposureArgs),
+    /// Ranked findings: what is reachable that should not be, and policy mistakes.
+    Audit(AuditArgs),
+    /// The rule catalog: every rule, or one rule's rationale and remediation.
+    Rules(RulesArgs),
+}
+
+/// Options of commands that use the config file.
+#[derive(clap::Args, Debug)]
+pub struct ConfigArgs {
+    /// Config file (trust zones, suppressions, settings). Default: `kubesurface.yaml` in
+    /// the current directory, if present.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<String>,
+
+    /// Source assumed for external traffic under `externalTrafficPolicy: Cluster`: `node`
+    /// (kube-proxy masquerades it to a node address) or `client` (the address is kept).
+    #[arg(long, value_enum)]
+    pub snat: Option<SnatArg>,
+}
+
+/// `--snat`.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum SnatArg {
+    /// A node address.
+    Node,
+    /// The client address.
+    Client,
+}
+
+/// `exposure` options.
+#[derive(clap::Args, Debug)]
+pub struct ExposureArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = ReportFormat::Table)]
+    pub output: ReportFormat,
+}
+
+/// `audit` options.
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = AuditFormat::Table)]
+    pub output: AuditFormat,
+
+    /// Exit 1 when an unsuppressed finding is at or above this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<SeverityArg>,
+}
+
+/// `rules` options.
+#[derive(clap::Args, Debug)]
+pub struct RulesArgs {
+    /// A rule code (`KS101`); without it, the whole catalog.
+    pub id: Option<String>,
+
+    /// Write every rule's page to DIR/KSnnn.md (how docs/rules/ is generated).
+    #[arg(long, value_name = "DIR")]
+    pub write_docs: Option<String>,
+}
+
+/// `-o` of `exposure`.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ReportFormat {
+    /// For people.
+    Table,
+    /// `kubesurface.exposure/v1`.
+    Json,
+    /// CSV.
+    Csv,
+    /// Markdown.
+    #[value(alias = "markdown")]
+    Md,
+}
+
+/// `-o` of `audit`.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum AuditFormat {
+    /// For people.
+    Table,
+    /// `kubesurface.audit/v1`.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// Markdown.
+    #[value(alias = "markdown")]
+    Md,
+}
+
+/// Severities.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum SeverityArg {
+    /// low
+    Low,
+    /// medium
+    Medium,
+    /// high
+    High,
+    /// critical
+    Critical,
 }
 
 /// Options shared by every command that reads a cluster.

@@ -1,58 +1,17 @@
-//! Runs a parsed command line.
+//! `kubesurface connectivity`.
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use kubesurface_engine::Engine;
 use kubesurface_engine::connectivity::{Granularity, for_each_connection};
-use kubesurface_engine::{Engine, Settings};
-use kubesurface_ingest::Loaded;
 use kubesurface_render::{Format, connectivity_renderer};
 
-use crate::cli::{Cli, Command, ConnectivityArgs, FormatArg, GranularityArg, InputArgs};
+use super::common::{load, settings};
+use crate::cli::{ConnectivityArgs, FormatArg, GranularityArg};
 
-/// Runs the command; `Err` is a usage or input error (exit 2).
-pub fn run(cli: Cli) -> Result<ExitCode, String> {
-    match cli.command {
-        Command::Connectivity(args) => connectivity(args),
-    }
-}
-
-/// Loads the input and reports what was not modelled.
-fn load(input: &InputArgs) -> Result<Loaded, String> {
-    if input.paths.is_empty() {
-        return Err(
-            "no input: give manifest files or directories, or `-` for stdin (reading a live cluster is not available yet)"
-                .to_string(),
-        );
-    }
-    let loaded = kubesurface_ingest::load_paths(&input.paths).map_err(|e| e.to_string())?;
-    for w in &loaded.warnings {
-        eprintln!("kubesurface: warning: {w}");
-    }
-    if !loaded.cluster.unknown_kinds.is_empty() {
-        let total: usize = loaded.cluster.unknown_kinds.values().sum();
-        let list: Vec<String> = loaded
-            .cluster
-            .unknown_kinds
-            .iter()
-            .map(|(k, n)| format!("{k} ({n})"))
-            .collect();
-        eprintln!(
-            "kubesurface: note: {total} object(s) of kinds not modelled were skipped: {}",
-            list.join(", ")
-        );
-    }
-    Ok(loaded)
-}
-
-fn settings(input: &InputArgs) -> Settings {
-    Settings {
-        ipblock_matches_pods: input.ipblock_matches_pods,
-    }
-}
-
-fn connectivity(args: ConnectivityArgs) -> Result<ExitCode, String> {
+pub fn run(args: ConnectivityArgs) -> Result<ExitCode, String> {
     let start = Instant::now();
     let loaded = load(&args.input)?;
     let loaded_at = start.elapsed();

@@ -1,0 +1,43 @@
+//! `kubesurface audit`.
+
+use std::process::ExitCode;
+
+use kubesurface_analyses::rules::{AuditContext, audit};
+use kubesurface_analyses::{Severity, exposures};
+use kubesurface_engine::Engine;
+use kubesurface_render::audit as render;
+
+use super::common::{config, load, settings, write_stdout};
+use crate::cli::{AuditArgs, AuditFormat, SeverityArg};
+
+pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
+    let config = config(&args.config)?;
+    let loaded = load(&args.input)?;
+    let mut s = settings(&args.input);
+    if let Some(b) = config.settings.ipblock_matches_pods {
+        s.ipblock_matches_pods = b;
+    }
+    let engine = Engine::new(&loaded.cluster, s);
+    let records = exposures(&engine, &config);
+    let ctx = AuditContext::new(&engine, &config, &records, &[]);
+    let findings = audit(&ctx);
+    write_stdout(|out| match args.output {
+        AuditFormat::Table => render::table(out, &findings),
+        AuditFormat::Json => render::json(out, &findings),
+        AuditFormat::Sarif => render::sarif(out, &findings, env!("CARGO_PKG_VERSION")),
+        AuditFormat::Md => render::markdown(out, &findings),
+    })?;
+    let threshold = args.fail_on.map(|s| match s {
+        SeverityArg::Low => Severity::Low,
+        SeverityArg::Medium => Severity::Medium,
+        SeverityArg::High => Severity::High,
+        SeverityArg::Critical => Severity::Critical,
+    });
+    let failed =
+        threshold.is_some_and(|t| findings.iter().any(|f| !f.suppressed && f.severity >= t));
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

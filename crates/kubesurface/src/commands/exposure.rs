@@ -1,0 +1,28 @@
+//! `kubesurface exposure`.
+
+use std::process::ExitCode;
+
+use kubesurface_analyses::exposures;
+use kubesurface_engine::Engine;
+use kubesurface_render::exposure as render;
+
+use super::common::{config, load, settings, write_stdout};
+use crate::cli::{ExposureArgs, ReportFormat};
+
+pub fn run(args: ExposureArgs) -> Result<ExitCode, String> {
+    let config = config(&args.config)?;
+    let loaded = load(&args.input)?;
+    let mut s = settings(&args.input);
+    if let Some(b) = config.settings.ipblock_matches_pods {
+        s.ipblock_matches_pods = b;
+    }
+    let engine = Engine::new(&loaded.cluster, s);
+    let records = exposures(&engine, &config);
+    write_stdout(|out| match args.output {
+        ReportFormat::Table => render::table(out, &records),
+        ReportFormat::Json => render::json(out, &records),
+        ReportFormat::Csv => render::csv(out, &records),
+        ReportFormat::Md => render::markdown(out, &records),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
