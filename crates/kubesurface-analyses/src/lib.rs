@@ -8,6 +8,7 @@ pub mod config;
 pub mod controllers;
 pub mod exposure;
 pub mod findings;
+pub mod query;
 pub mod rules;
 pub mod scheduling;
 pub mod services;

@@ -11,6 +11,7 @@ pub mod classes;
 pub mod compile;
 pub mod connectivity;
 mod engine;
+pub mod explain;
 pub mod portset;
 pub mod selector;
 mod settings;

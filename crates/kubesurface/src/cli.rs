@@ -23,6 +23,59 @@ pub enum Command {
     Audit(AuditArgs),
     /// The rule catalog: every rule, or one rule's rationale and remediation.
     Rules(RulesArgs),
+    /// Who reaches what: `--from X --to Y[:PORT[/PROTO]]`; either side may be left out.
+    Reach(ReachArgs),
+    /// Why a connection is allowed or denied: every policy and rule on both sides.
+    Explain(ExplainArgs),
+}
+
+/// `reach` options.
+#[derive(clap::Args, Debug)]
+pub struct ReachArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Source: `ns/pod`, `ns/name[Kind]`, `ns/Kind/name`, `ns/key=value`, `ext:IP|CIDR`,
+    /// `node:NAME`. Omitted: every source.
+    #[arg(long, value_name = "PEER")]
+    pub from: Option<String>,
+
+    /// Destination, as `--from` plus `svc:ns/name[:port]`, optionally `:PORT[/PROTO]`.
+    /// Omitted: every destination.
+    #[arg(long, value_name = "PEER[:PORT[/PROTO]]")]
+    pub to: Option<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = QueryFormat::Table)]
+    pub output: QueryFormat,
+}
+
+/// `explain` options.
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Source (as for `reach`).
+    #[arg(long, value_name = "PEER")]
+    pub from: String,
+
+    /// Destination with port: `PEER:PORT[/PROTO]`.
+    #[arg(long, value_name = "PEER:PORT[/PROTO]")]
+    pub to: String,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = QueryFormat::Table)]
+    pub output: QueryFormat,
+}
+
+/// `-o` of `reach` and `explain`.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum QueryFormat {
+    /// For people.
+    Table,
+    /// JSON.
+    Json,
 }
 
 /// Options of commands that use the config file.

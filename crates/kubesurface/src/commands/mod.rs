@@ -3,7 +3,9 @@
 mod audit;
 mod common;
 mod connectivity;
+mod explain;
 mod exposure;
+mod reach;
 mod rules;
 
 use std::process::ExitCode;
@@ -17,5 +19,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Exposure(args) => exposure::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Reach(args) => reach::run(args),
+        Command::Explain(args) => explain::run(args),
     }
 }
