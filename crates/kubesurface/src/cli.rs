@@ -27,6 +27,79 @@ pub enum Command {
     Reach(ReachArgs),
     /// Why a connection is allowed or denied: every policy and rule on both sides.
     Explain(ExplainArgs),
+    /// What changed between two inputs: connectivity, exposure, findings.
+    Diff(DiffArgs),
+    /// Checks an assertions file of expected reachability.
+    Test(TestArgs),
+}
+
+/// `diff` options.
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    /// The old input (file, directory or `-`).
+    #[arg(value_name = "OLD")]
+    pub old: String,
+
+    /// The new input.
+    #[arg(value_name = "NEW")]
+    pub new: String,
+
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    /// Rows and columns of the connectivity comparison.
+    #[arg(long, value_enum, default_value_t = GranularityArg::Workload)]
+    pub granularity: GranularityArg,
+
+    /// Whether ipBlock peers match pod addresses (as for `connectivity`).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub ipblock_matches_pods: bool,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = DiffFormat::Table)]
+    pub output: DiffFormat,
+
+    /// Exit 1 when a new unsuppressed finding is at or above this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on_new: Option<SeverityArg>,
+}
+
+/// `-o` of `diff`.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum DiffFormat {
+    /// For people.
+    Table,
+    /// `kubesurface.diff/v1`.
+    Json,
+    /// Markdown, for a pull-request comment.
+    #[value(alias = "markdown")]
+    Md,
+}
+
+/// `test` options.
+#[derive(clap::Args, Debug)]
+pub struct TestArgs {
+    /// The assertions file: a YAML list of `{from, to, expect: allow|deny}`.
+    #[arg(value_name = "ASSERTIONS")]
+    pub assertions: String,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = TestFormat::Table)]
+    pub output: TestFormat,
+}
+
+/// `-o` of `test`.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum TestFormat {
+    /// For people; failures show the explain trail.
+    Table,
+    /// JUnit XML, for CI systems.
+    Junit,
+    /// JSON.
+    Json,
 }
 
 /// `reach` options.

@@ -3,10 +3,12 @@
 mod audit;
 mod common;
 mod connectivity;
+mod diff;
 mod explain;
 mod exposure;
 mod reach;
 mod rules;
+mod test;
 
 use std::process::ExitCode;
 
@@ -21,5 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Rules(args) => rules::run(args),
         Command::Reach(args) => reach::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Test(args) => test::run(args),
     }
 }
