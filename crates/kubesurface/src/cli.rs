@@ -31,6 +31,24 @@ pub enum Command {
     Diff(DiffArgs),
     /// Checks an assertions file of expected reachability.
     Test(TestArgs),
+    /// The node's listening sockets across network namespaces, with their owner pods.
+    Sockets(SocketsArgs),
+}
+
+/// `sockets` options.
+#[derive(clap::Args, Debug)]
+pub struct SocketsArgs {
+    /// The proc filesystem to read (for a node's /proc mounted elsewhere, or fixtures).
+    #[arg(long, value_name = "DIR", default_value = "/proc")]
+    pub proc: String,
+
+    /// Node name reported (default: the hostname).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = QueryFormat::Table)]
+    pub output: QueryFormat,
 }
 
 /// `diff` options.
@@ -269,6 +287,37 @@ pub struct InputArgs {
     /// tests and Calico, `false` as Cilium and np-guard netpol-analyzer.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub ipblock_matches_pods: bool,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// Reading a live cluster (when no PATH is given).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct LiveArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub kubeconfig: Option<String>,
+
+    /// Kubeconfig context to use.
+    #[arg(long, value_name = "NAME", global = true)]
+    pub context: Option<String>,
+
+    /// Only these namespaces (repeatable). Default: all namespaces.
+    #[arg(short = 'n', long = "namespace", value_name = "NS", global = true)]
+    pub namespaces: Vec<String>,
+
+    /// All namespaces (the default when no `-n` is given).
+    #[arg(short = 'A', long = "all-namespaces", global = true)]
+    pub all_namespaces: bool,
+
+    /// Write what was read from the cluster as one `v1 List` (YAML, or JSON for `.json`).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub dump: Option<String>,
+
+    /// No progress output on stderr.
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
 }
 
 /// `connectivity` options.

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod live;
 
 use std::process::ExitCode;
 

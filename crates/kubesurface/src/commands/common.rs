@@ -11,13 +11,11 @@ use crate::cli::{ConfigArgs, InputArgs, SnatArg};
 
 /// Loads the input and reports on stderr what was not modelled.
 pub fn load(input: &InputArgs) -> Result<Loaded, String> {
-    if input.paths.is_empty() {
-        return Err(
-            "no input: give manifest files or directories, or `-` for stdin (reading a live cluster is not available yet)"
-                .to_string(),
-        );
-    }
-    let loaded = kubesurface_ingest::load_paths(&input.paths).map_err(|e| e.to_string())?;
+    let loaded = if input.paths.is_empty() {
+        crate::live::load(&input.live)?
+    } else {
+        kubesurface_ingest::load_paths(&input.paths).map_err(|e| e.to_string())?
+    };
     for w in &loaded.warnings {
         eprintln!("kubesurface: warning: {w}");
     }

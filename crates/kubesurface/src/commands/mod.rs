@@ -8,6 +8,7 @@ mod explain;
 mod exposure;
 mod reach;
 mod rules;
+mod sockets;
 mod test;
 
 use std::process::ExitCode;
@@ -25,5 +26,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Explain(args) => explain::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Test(args) => test::run(args),
+        Command::Sockets(args) => sockets::run(args),
     }
 }
