@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kubesurface_model::{Cluster, Endpoint, METADATA_NAME_LABEL, Namespace, Source, WorkloadRef};
 
-use crate::Loaded;
+use crate::{IngestError, Loaded};
 use crate::objects::{Parsed, PodObject, WORKLOAD_KINDS, WorkloadObject};
 use crate::types::OwnerReference;
 
@@ -18,31 +18,43 @@ fn controller(refs: &[OwnerReference]) -> Option<&OwnerReference> {
 }
 
 /// Builds the cluster from typed objects (in input order).
-pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
+///
+/// Two objects with the same kind, namespace and name are an error (which one would be in
+/// force depends on how they are applied), except Namespaces: manifests often declare
+/// their namespace in several files, so those merge (labels and annotations; later keys win).
+pub fn assemble(parsed: Vec<(Parsed, u64)>) -> Result<Loaded, IngestError> {
     let mut cluster = Cluster::default();
-    let mut warnings = Vec::new();
+    let warnings = Vec::new();
+    let mut errors: Vec<IngestError> = Vec::new();
     let mut pods: Vec<PodObject> = Vec::new();
     let mut workloads: BTreeMap<(String, String, String), WorkloadObject> = BTreeMap::new();
     let mut ns_sources: BTreeMap<String, Source> = BTreeMap::new();
-    let mut seen: HashMap<(String, String, String), Source> = HashMap::new();
+    let mut seen: HashMap<(String, String, String), (Source, u64)> = HashMap::new();
+    let fingerprint = std::cell::Cell::new(0u64);
     let mut duplicate = |kind: &str,
                          ns: &str,
                          name: &str,
                          source: &Source,
-                         warnings: &mut Vec<String>| {
+                         errors: &mut Vec<IngestError>| {
         let key = (kind.to_string(), ns.to_string(), name.to_string());
-        if let Some(first) = seen.get(&key) {
-            warnings.push(format!(
-                "{source}: {kind} {ns}/{name} is defined again (first at {first}); the first definition is used"
-            ));
+        if let Some((first, print)) = seen.get(&key) {
+            if *print == fingerprint.get() {
+                return true; // the same object again: harmless
+            }
+            let object = if ns.is_empty() { format!("{kind} {name}") } else { format!("{kind} {ns}/{name}") };
+            errors.push(
+                IngestError::new(source.clone(), format!("defined twice (also at {first}); which one applies depends on apply order"))
+                    .with_object(object),
+            );
             true
         } else {
-            seen.insert(key, source.clone());
+            seen.insert(key, (source.clone(), fingerprint.get()));
             false
         }
     };
 
-    for p in parsed {
+    for (p, print) in parsed {
+        fingerprint.set(print);
         match p {
             Parsed::Namespace {
                 name,
@@ -50,7 +62,23 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
                 annotations,
                 source,
             } => {
-                if duplicate("Namespace", "", &name, &source, &mut warnings) {
+                if let Some(existing) = cluster.namespaces.get_mut(&name) {
+                    let conflict = labels
+                        .iter()
+                        .chain(&annotations)
+                        .find(|(k, v)| {
+                            existing.labels.get(*k).or(existing.annotations.get(*k)).is_some_and(|old| old != *v)
+                        });
+                    if let Some((k, _)) = conflict {
+                        let first = existing.source.clone().unwrap_or_else(Source::implicit);
+                        errors.push(
+                            IngestError::new(source, format!("declared again (also at {first}) with a different value for {k:?}"))
+                                .with_object(format!("Namespace {name}")),
+                        );
+                        continue;
+                    }
+                    existing.labels.extend(labels);
+                    existing.annotations.extend(annotations);
                     continue;
                 }
                 let mut labels = labels;
@@ -67,7 +95,7 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
                 );
             }
             Parsed::Node(node) => {
-                if duplicate("Node", "", &node.name, &node.source, &mut warnings) {
+                if duplicate("Node", "", &node.name, &node.source, &mut errors) {
                     continue;
                 }
                 cluster.nodes.insert(node.name.clone(), node);
@@ -78,7 +106,7 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
                     &pod.namespace,
                     &pod.pod.metadata.name,
                     &pod.source,
-                    &mut warnings,
+                    &mut errors,
                 ) {
                     continue;
                 }
@@ -90,7 +118,7 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
                     &w.namespace,
                     &w.meta.name,
                     &w.source,
-                    &mut warnings,
+                    &mut errors,
                 ) {
                     continue;
                 }
@@ -100,7 +128,7 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
                 );
             }
             Parsed::Service(s) => {
-                if duplicate("Service", &s.namespace, &s.name, &s.source, &mut warnings) {
+                if duplicate("Service", &s.namespace, &s.name, &s.source, &mut errors) {
                     continue;
                 }
                 cluster.services.push(*s);
@@ -111,7 +139,7 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
                     &p.namespace,
                     &p.name,
                     &p.source,
-                    &mut warnings,
+                    &mut errors,
                 ) {
                     continue;
                 }
@@ -133,27 +161,27 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
                 }
             }
             Parsed::Ingress(i) => {
-                if !duplicate("Ingress", &i.namespace, &i.name, &i.source, &mut warnings) {
+                if !duplicate("Ingress", &i.namespace, &i.name, &i.source, &mut errors) {
                     cluster.ingresses.push(*i);
                 }
             }
             Parsed::IngressClass(c) => {
-                if !duplicate("IngressClass", "", &c.name, &c.source, &mut warnings) {
+                if !duplicate("IngressClass", "", &c.name, &c.source, &mut errors) {
                     cluster.ingress_classes.push(c);
                 }
             }
             Parsed::Gateway(g) => {
-                if !duplicate("Gateway", &g.namespace, &g.name, &g.source, &mut warnings) {
+                if !duplicate("Gateway", &g.namespace, &g.name, &g.source, &mut errors) {
                     cluster.gateways.push(*g);
                 }
             }
             Parsed::GatewayClass(c) => {
-                if !duplicate("GatewayClass", "", &c.name, &c.source, &mut warnings) {
+                if !duplicate("GatewayClass", "", &c.name, &c.source, &mut errors) {
                     cluster.gateway_classes.push(c);
                 }
             }
             Parsed::Route(r) => {
-                if !duplicate(&r.kind, &r.namespace, &r.name, &r.source, &mut warnings) {
+                if !duplicate(&r.kind, &r.namespace, &r.name, &r.source, &mut errors) {
                     cluster.routes.push(*r);
                 }
             }
@@ -163,7 +191,7 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
                     &g.namespace,
                     &g.name,
                     &g.source,
-                    &mut warnings,
+                    &mut errors,
                 ) {
                     cluster.reference_grants.push(g);
                 }
@@ -313,5 +341,8 @@ pub fn assemble(parsed: Vec<Parsed>) -> Loaded {
     cluster
         .services
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    Loaded { cluster, warnings }
+    if let Some(first) = errors.into_iter().next() {
+        return Err(first);
+    }
+    Ok(Loaded { cluster, warnings })
 }

@@ -24,8 +24,64 @@ pub fn port_number(n: i64, field: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("{field}: {n} is not a valid port (1-65535)"))
 }
 
-/// A label selector, with operators and their value lists checked as the API does.
+/// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`, at most 63 characters: a label value
+/// (non-empty) or the name part of a label key.
+fn is_label_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// A DNS-1123 subdomain: the optional prefix of a label key.
+fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|part| {
+            let b = part.as_bytes();
+            !b.is_empty()
+                && b.len() <= 63
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        })
+}
+
+/// Checks a label key as the API server does (`[prefix/]name`).
+pub fn label_key(k: &str, field: &str) -> Result<(), String> {
+    let ok = match k.split_once('/') {
+        Some((prefix, name)) => is_dns_subdomain(prefix) && is_label_name(name),
+        None => is_label_name(k),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{field}: {k:?} is not a valid label key"))
+    }
+}
+
+/// Checks a label value as the API server does (may be empty).
+pub fn label_value(v: &str, field: &str) -> Result<(), String> {
+    if v.is_empty() || is_label_name(v) {
+        Ok(())
+    } else {
+        Err(format!("{field}: {v:?} is not a valid label value"))
+    }
+}
+
+/// A label selector, with keys, values, operators and value lists checked as the API does.
 pub fn selector(s: &types::LabelSelector, field: &str) -> Result<LabelSelector, String> {
+    for (k, v) in &s.match_labels {
+        label_key(k, &format!("{field}.matchLabels"))?;
+        label_value(v, &format!("{field}.matchLabels[{k}]"))?;
+    }
+    for (i, e) in s.match_expressions.iter().enumerate() {
+        label_key(&e.key, &format!("{field}.matchExpressions[{i}].key"))?;
+        for v in &e.values {
+            label_value(v, &format!("{field}.matchExpressions[{i}].values"))?;
+        }
+    }
     let match_labels = s
         .match_labels
         .iter()

@@ -38,10 +38,15 @@ const MAX_YAML_ALIASES: usize = 10_000;
 /// Splits one input into raw objects (List items expanded by the caller).
 pub fn split(input: &InputText) -> Result<Vec<RawObject<'_>>, IngestError> {
     let trimmed = input.text.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        split_json(input)
-    } else {
-        split_yaml(input)
+    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
+        return split_yaml(input);
+    }
+    // JSON is read with the fast JSON parser; a YAML stream that merely starts with a JSON
+    // document (`{...}\n---\n...`) falls back to YAML, which reads JSON too.
+    match split_json(input) {
+        Ok(objects) => Ok(objects),
+        Err(json_error) if input.name.ends_with(".json") => Err(json_error),
+        Err(json_error) => split_yaml(input).map_err(|_| json_error),
     }
 }
 

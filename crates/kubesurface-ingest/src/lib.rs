@@ -43,11 +43,11 @@ pub fn load_texts(inputs: &[InputText]) -> Result<Loaded, IngestError> {
         .map(document::split)
         .collect::<Result<_, _>>()?;
     let raw: Vec<document::RawObject<'_>> = raw.into_iter().flatten().collect();
-    let parsed: Vec<objects::Parsed> = raw
+    let parsed: Vec<(objects::Parsed, u64)> = raw
         .par_iter()
         .with_min_len(64)
-        .map(objects::classify)
+        .map(|r| objects::classify(r).map(|p| (p, objects::fingerprint(r))))
         .collect::<Result<_, _>>()?;
     drop(raw);
-    Ok(assemble::assemble(parsed))
+    assemble::assemble(parsed)
 }

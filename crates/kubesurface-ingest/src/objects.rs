@@ -119,6 +119,18 @@ fn scalar_string(v: &Option<serde_json::Value>) -> Option<String> {
     }
 }
 
+/// A fingerprint of an object's content, to tell a repeated identical object (harmless)
+/// from two different definitions of one name (an error).
+pub fn fingerprint(raw: &RawObject<'_>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match &raw.body {
+        Body::Value(v) => v.to_string().hash(&mut h),
+        Body::Raw(r) => r.get().hash(&mut h),
+    }
+    h.finish()
+}
+
 /// Types one object.
 pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
     let err = |msg: String| IngestError::new(raw.source.clone(), msg);
