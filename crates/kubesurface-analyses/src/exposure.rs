@@ -114,6 +114,9 @@ const INTERNAL_LB_ANNOTATIONS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The legacy annotation form of `spec.loadBalancerSourceRanges`.
+pub const SOURCE_RANGES_ANNOTATION: &str = "service.beta.kubernetes.io/load-balancer-source-ranges";
+
 /// The private ranges an internal load balancer is reachable from.
 const PRIVATE_RANGES: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 
@@ -294,9 +297,23 @@ pub fn exposures(engine: &Engine<'_>, config: &Config) -> Vec<Exposure> {
         let is_lb = service.service_type == "LoadBalancer";
         let has_node_ports = service.service_type == "NodePort"
             || (is_lb && service.allocate_load_balancer_node_ports);
-        let lb_ranges = if !service.load_balancer_source_ranges.is_empty() {
-            service
-                .load_balancer_source_ranges
+        let annotated_ranges: Vec<String> = service
+            .annotations
+            .get(SOURCE_RANGES_ANNOTATION)
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let declared = if service.load_balancer_source_ranges.is_empty() {
+            &annotated_ranges
+        } else {
+            &service.load_balancer_source_ranges
+        };
+        let lb_ranges = if !declared.is_empty() {
+            declared
                 .iter()
                 .filter_map(|s| IpNet::from_str(s.trim()).ok())
                 .collect()

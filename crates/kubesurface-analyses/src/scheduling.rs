@@ -78,15 +78,25 @@ pub fn nodes_of<'c>(cluster: &'c Cluster, e: &Endpoint) -> Option<Vec<&'c Node>>
     )
 }
 
-/// Nodes both endpoints may run on. `None` when the input has no Nodes and at least one of
-/// them has no `nodeName` (then sharing is possible unless both are pinned apart).
+/// Nodes both endpoints may run on. `None` when that is unknown (no Nodes in the input and
+/// not both pinned by `nodeName`).
 pub fn shared_nodes(cluster: &Cluster, a: &Endpoint, b: &Endpoint) -> Option<Vec<String>> {
+    // A pinned pod runs on its node whether or not the Node object is in the input.
+    match (&a.node, &b.node) {
+        (Some(x), Some(y)) => return Some(if x == y { vec![x.clone()] } else { Vec::new() }),
+        (Some(pinned), None) | (None, Some(pinned)) => {
+            let other = if a.node.is_some() { b } else { a };
+            return match cluster.nodes.get(pinned) {
+                Some(node) if !may_run_on(other, node) => Some(Vec::new()),
+                Some(_) => Some(vec![pinned.clone()]),
+                None if cluster.nodes.is_empty() => None,
+                None => Some(vec![pinned.clone()]),
+            };
+        }
+        (None, None) => {}
+    }
     if cluster.nodes.is_empty() {
-        return match (&a.node, &b.node) {
-            (Some(x), Some(y)) if x == y => Some(vec![x.clone()]),
-            (Some(_), Some(_)) => Some(Vec::new()),
-            _ => None,
-        };
+        return None;
     }
     Some(
         cluster
@@ -155,6 +165,30 @@ mod tests {
         assert!(
             may_run_on(&e, &cmp) && !may_run_on(&e, &ctl),
             "nodeName wins"
+        );
+    }
+
+    #[test]
+    fn pods_pinned_to_a_node_missing_from_the_input_still_share_it() {
+        let mut cluster = Cluster::default();
+        cluster
+            .nodes
+            .insert("other".into(), node("other", &[], &[]));
+        let pinned = |n: &str| Endpoint {
+            node: Some(n.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            shared_nodes(&cluster, &pinned("gone"), &pinned("gone")),
+            Some(vec!["gone".to_string()])
+        );
+        assert_eq!(
+            shared_nodes(&cluster, &pinned("gone"), &pinned("other")),
+            Some(vec![])
+        );
+        assert_eq!(
+            shared_nodes(&Cluster::default(), &pinned("a"), &Endpoint::default()),
+            None
         );
     }
 
