@@ -4,8 +4,10 @@
 //! Everything here is pure: it takes a compiled [`kubesurface_engine::Engine`] and a
 //! [`Config`], and returns sorted records.
 
+pub mod assertions;
 pub mod config;
 pub mod controllers;
+pub mod diff;
 pub mod exposure;
 pub mod findings;
 pub mod query;

@@ -140,6 +140,48 @@ fn sarif_level(severity: kubesurface_analyses::Severity) -> &'static str {
     }
 }
 
+/// `file` as an RFC 3986 URI reference (SARIF `artifactLocation.uri`): a relative path stays
+/// relative (without leading `./`), an absolute one becomes a `file://` URI, and every byte
+/// outside the unreserved and sub-delimiter sets (space, `#`, `%`, `:`, `<`, non-ASCII, …)
+/// is percent-encoded.
+fn artifact_uri(file: &str) -> String {
+    let mut path = file;
+    while let Some(rest) = path.strip_prefix("./") {
+        path = rest;
+    }
+    let mut uri = String::with_capacity(path.len() + 7);
+    if path.starts_with('/') {
+        uri.push_str("file://");
+    }
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=@".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri
+}
+
+/// At most `max` characters of `text` (GitHub code scanning's limit on rule descriptions; the
+/// whole text stays in `help.markdown`): whole sentences when a cut at a sentence end keeps
+/// more than half, else a cut marked with `…`.
+fn clip_description(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(max - 1).collect();
+    let b = head.as_bytes();
+    // A `.` before a space or newline, not after a digit (`2.` of a numbered list).
+    let sentence_end = (1..b.len().saturating_sub(1)).rev().find(|&i| {
+        b[i] == b'.' && matches!(b[i + 1], b' ' | b'\n') && !b[i - 1].is_ascii_digit()
+    });
+    match sentence_end {
+        Some(i) if i > head.len() / 2 => head[..=i].to_string(),
+        _ => format!("{}…", head.trim_end()),
+    }
+}
+
 /// SARIF 2.1.0: one run, every rule with its help, every finding with file:line regions;
 /// suppressed findings carry a `suppressions` entry.
 pub fn sarif(out: &mut dyn Write, findings: &[Finding], version: &str) -> io::Result<()> {
@@ -150,7 +192,7 @@ pub fn sarif(out: &mut dyn Write, findings: &[Finding], version: &str) -> io::Re
                 "id": r.code,
                 "name": r.name,
                 "shortDescription": {"text": r.summary},
-                "fullDescription": {"text": r.rationale.trim()},
+                "fullDescription": {"text": clip_description(r.rationale.trim(), 1024)},
                 "help": {"text": r.remediation.trim(), "markdown": r.markdown()},
                 "helpUri": format!("https://github.com/kubesurface/kubesurface/blob/main/docs/rules/{}.md", r.code),
                 "defaultConfiguration": {"level": sarif_level(r.severity)},
@@ -171,7 +213,7 @@ pub fn sarif(out: &mut dyn Write, findings: &[Finding], version: &str) -> io::Re
                 .iter()
                 .map(|l| {
                     json!({"physicalLocation": {
-                        "artifactLocation": {"uri": l.file.trim_start_matches("./")},
+                        "artifactLocation": {"uri": artifact_uri(&l.file)},
                         "region": {"startLine": l.line.max(1)}
                     }})
                 })

@@ -7,6 +7,7 @@ mod connectivity_dot;
 mod connectivity_json;
 mod connectivity_md;
 mod connectivity_table;
+pub mod diff;
 pub mod exposure;
 
 use std::io::{self, Write};
