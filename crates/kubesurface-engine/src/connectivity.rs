@@ -1,15 +1,14 @@
 //! The connectivity matrix at pod, workload or namespace granularity, streamed in order.
 //!
-//! Verdicts are computed once per pair of peers (classes and external atoms) and interned,
-//! then every output pair is the union of its members' class-pair verdicts, plus the
+//! Verdicts are computed once per pair of peer signatures ([`crate::matrix`]) and
+//! interned, then every output pair is the union of its members' verdicts, plus the
 //! node-origin rule. Output rows are produced a chunk of sources at a time, so the pod-level
 //! matrix of a large cluster is never held in memory.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-
-use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::engine::{Engine, PeerId};
+use crate::matrix::{EMPTY, FULL, Matrix, VerdictId};
 use crate::portset::PortSet;
 
 /// Which objects the matrix is between.
@@ -34,63 +33,6 @@ impl Granularity {
     }
 }
 
-/// Verdicts for every pair of peers, interned: `table[ids[src * n + dst]]`.
-pub struct PeerMatrix {
-    n: usize,
-    table: Vec<PortSet>,
-    ids: Vec<u32>,
-}
-
-impl PeerMatrix {
-    /// Computes every peer-pair verdict, rows in parallel.
-    pub fn compute(engine: &Engine<'_>) -> Self {
-        let n = engine.peer_count();
-        let rows: Vec<(Vec<PortSet>, Vec<u32>)> = (0..n as PeerId)
-            .into_par_iter()
-            .map(|src| {
-                let mut local: Vec<PortSet> = Vec::new();
-                let mut index: HashMap<PortSet, u32> = HashMap::new();
-                let ids = (0..n as PeerId)
-                    .map(|dst| {
-                        let v = engine.class_verdict(src, dst);
-                        *index.entry(v).or_insert_with_key(|v| {
-                            local.push(v.clone());
-                            (local.len() - 1) as u32
-                        })
-                    })
-                    .collect();
-                (local, ids)
-            })
-            .collect();
-        let mut table: Vec<PortSet> = Vec::new();
-        let mut global: HashMap<PortSet, u32> = HashMap::new();
-        let mut ids = Vec::with_capacity(n * n);
-        for (local, row) in rows {
-            let remap: Vec<u32> = local
-                .into_iter()
-                .map(|v| {
-                    *global.entry(v).or_insert_with_key(|v| {
-                        table.push(v.clone());
-                        (table.len() - 1) as u32
-                    })
-                })
-                .collect();
-            ids.extend(row.into_iter().map(|i| remap[i as usize]));
-        }
-        PeerMatrix { n, table, ids }
-    }
-
-    /// The verdict for a peer pair.
-    pub fn get(&self, src: PeerId, dst: PeerId) -> &PortSet {
-        &self.table[self.ids[src as usize * self.n + dst as usize] as usize]
-    }
-
-    /// Number of distinct verdicts.
-    pub fn distinct_verdicts(&self) -> usize {
-        self.table.len()
-    }
-}
-
 /// One row or column of the output: a pod, workload, namespace or external range.
 struct Group {
     name: String,
@@ -108,10 +50,14 @@ pub struct Stats {
     pub distinct_verdicts: usize,
     /// Output pairs with something allowed.
     pub allowed_pairs: usize,
+    /// Distinct rows (sources no policy can tell apart share one).
+    pub source_signatures: usize,
+    /// Distinct columns.
+    pub destination_signatures: usize,
 }
 
 /// Source groups evaluated together before their rows are emitted.
-const CHUNK: usize = 256;
+const CHUNK: usize = 512;
 
 /// Streams every pair with something allowed, sorted by source then destination name,
 /// never with source equal to destination.
@@ -120,7 +66,7 @@ pub fn for_each_connection(
     granularity: Granularity,
     mut emit: impl FnMut(&str, &str, &PortSet),
 ) -> Stats {
-    let matrix = PeerMatrix::compute(engine);
+    let mut matrix = Matrix::new(engine);
     let cluster = engine.cluster;
     let class_count = engine.classes.classes.len();
 
@@ -156,6 +102,16 @@ pub fn for_each_connection(
             Group { name, peers }
         })
         .collect();
+    // Destination signatures per group (one for almost every group).
+    let dst_sigs: Vec<Vec<u32>> = groups
+        .iter()
+        .map(|g| {
+            let mut s: Vec<u32> = g.peers.iter().map(|&p| matrix.dst_sig(p)).collect();
+            s.sort_unstable();
+            s.dedup();
+            s
+        })
+        .collect();
 
     // Node-origin rule: a hostNetwork endpoint reaches everything on its own node.
     let mut on_node: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -164,7 +120,7 @@ pub fn for_each_connection(
             on_node.entry(node.as_str()).or_default().push(i);
         }
     }
-    let mut node_origin: HashSet<(u32, u32)> = HashSet::new();
+    let mut node_origin: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
     for (i, e) in cluster.endpoints.iter().enumerate() {
         if !e.host_network {
             continue;
@@ -172,51 +128,90 @@ pub fn for_each_connection(
         let Some(node) = &e.node else { continue };
         for &j in &on_node[node.as_str()] {
             if i != j {
-                node_origin.insert((group_of_endpoint[i], group_of_endpoint[j]));
+                node_origin[group_of_endpoint[i] as usize].push(group_of_endpoint[j]);
             }
         }
+    }
+    for list in &mut node_origin {
+        list.sort_unstable();
+        list.dedup();
     }
 
-    let full = PortSet::full();
-    let mut stats = Stats {
-        classes: class_count,
-        external_peers: engine.external.len(),
-        distinct_verdicts: matrix.distinct_verdicts(),
-        allowed_pairs: 0,
-    };
+    let mut portsets: Vec<Option<PortSet>> = Vec::new();
+    let mut allowed_pairs = 0;
+    let mut rows: HashMap<u32, Vec<VerdictId>> = HashMap::new();
     for chunk in (0..groups.len()).collect::<Vec<_>>().chunks(CHUNK) {
-        let rows: Vec<Vec<(u32, PortSet)>> = chunk
-            .par_iter()
-            .map(|&gs| {
-                let src = &groups[gs];
-                let mut row = Vec::new();
-                for (gd, dst) in groups.iter().enumerate() {
-                    if gd == gs {
-                        continue;
-                    }
-                    if node_origin.contains(&(gs as u32, gd as u32)) {
-                        row.push((gd as u32, full.clone()));
-                        continue;
-                    }
-                    let mut allowed = PortSet::empty();
-                    for &s in &src.peers {
-                        for &d in &dst.peers {
-                            allowed.union_with(matrix.get(s, d));
+        let mut needed: Vec<u32> = chunk
+            .iter()
+            .flat_map(|&g| groups[g].peers.iter().map(|&p| matrix.src_sig(p)))
+            .collect();
+        needed.sort_unstable();
+        needed.dedup();
+        needed.retain(|s| !rows.contains_key(s));
+        if rows.len() > 4 * CHUNK {
+            rows.clear();
+            needed = chunk
+                .iter()
+                .flat_map(|&g| groups[g].peers.iter().map(|&p| matrix.src_sig(p)))
+                .collect();
+            needed.sort_unstable();
+            needed.dedup();
+        }
+        let computed = matrix.rows(&needed);
+        rows.extend(needed.into_iter().zip(computed));
+        for &gs in chunk {
+            let src_sigs: Vec<u32> = {
+                let mut s: Vec<u32> = groups[gs]
+                    .peers
+                    .iter()
+                    .map(|&p| matrix.src_sig(p))
+                    .collect();
+                s.sort_unstable();
+                s.dedup();
+                s
+            };
+            let origin = &node_origin[gs];
+            let mut next_origin = 0;
+            for (gd, ds) in dst_sigs.iter().enumerate() {
+                while next_origin < origin.len() && (origin[next_origin] as usize) < gd {
+                    next_origin += 1;
+                }
+                if gd == gs {
+                    continue;
+                }
+                let id = if origin.get(next_origin) == Some(&(gd as u32)) {
+                    FULL
+                } else if src_sigs.len() == 1 && ds.len() == 1 {
+                    rows[&src_sigs[0]][ds[0] as usize]
+                } else {
+                    let mut id = EMPTY;
+                    for s in &src_sigs {
+                        for &d in ds {
+                            id = matrix.union(id, rows[s][d as usize]);
                         }
                     }
-                    if !allowed.is_empty() {
-                        row.push((gd as u32, allowed));
-                    }
+                    id
+                };
+                if id == EMPTY {
+                    continue;
                 }
-                row
-            })
-            .collect();
-        for (&gs, row) in chunk.iter().zip(rows) {
-            for (gd, allowed) in row {
-                stats.allowed_pairs += 1;
-                emit(&groups[gs].name, &groups[gd as usize].name, &allowed);
+                allowed_pairs += 1;
+                let idx = id as usize;
+                if portsets.len() <= idx {
+                    portsets.resize(idx + 1, None);
+                }
+                let allowed = portsets[idx].get_or_insert_with(|| matrix.portset(id));
+                emit(&groups[gs].name, &groups[gd].name, allowed);
             }
         }
     }
-    stats
+    let (src_sigs, dst_sigs) = matrix.signatures();
+    Stats {
+        classes: class_count,
+        external_peers: engine.external.len(),
+        distinct_verdicts: matrix.distinct(),
+        allowed_pairs,
+        source_signatures: src_sigs,
+        destination_signatures: dst_sigs,
+    }
 }

@@ -12,6 +12,7 @@ pub mod compile;
 pub mod connectivity;
 mod engine;
 pub mod explain;
+pub mod matrix;
 pub mod portset;
 pub mod selector;
 mod settings;

@@ -48,11 +48,13 @@ pub fn run(args: ConnectivityArgs) -> Result<ExitCode, String> {
     }
     if args.stats {
         eprintln!(
-            "kubesurface: stats: endpoints={} classes={} external_peers={} policies={} distinct_verdicts={} allowed_pairs={} load={:?} compile={:?} total={:?}",
+            "kubesurface: stats: endpoints={} classes={} external_peers={} policies={} source_signatures={} destination_signatures={} distinct_verdicts={} allowed_pairs={} load={:?} compile={:?} total={:?}",
             loaded.cluster.endpoints.len(),
             stats.classes,
             stats.external_peers,
             loaded.cluster.policies.len(),
+            stats.source_signatures,
+            stats.destination_signatures,
             stats.distinct_verdicts,
             stats.allowed_pairs,
             loaded_at,
