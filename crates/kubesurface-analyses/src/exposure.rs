@@ -140,6 +140,9 @@ fn nets(list: &[&str]) -> Vec<IpNet> {
 struct Verdicts<'e, 'c> {
     engine: &'e Engine<'c>,
     config: &'e Config,
+    /// The external peers holding node addresses, each with one such address (empty when
+    /// the input has no node addresses).
+    node_peers: Vec<(PeerId, std::net::IpAddr)>,
 }
 
 impl Verdicts<'_, '_> {
@@ -180,25 +183,19 @@ impl Verdicts<'_, '_> {
     fn nodes_verdict(&self, endpoint: usize, port: u16, protocol: Protocol) -> (bool, String) {
         let dst = self.class(endpoint);
         let why = "SNAT to a node address: externalTrafficPolicy Cluster";
-        let ips: Vec<_> = self
-            .cluster()
-            .nodes
-            .values()
-            .flat_map(|n| n.ips())
-            .collect();
-        if ips.is_empty() {
+        if self.node_peers.is_empty() {
             let ok = self
                 .engine
                 .ingress_from_unknown_address(dst)
                 .contains(protocol, port);
             return (ok, format!("node addresses, unknown ({why})"));
         }
-        for ip in &ips {
-            let admitted = self
+        for (peer, ip) in &self.node_peers {
+            if self
                 .engine
-                .external_peer_of(*ip)
-                .is_some_and(|p| self.engine.ingress_allowed(dst, p).contains(protocol, port));
-            if admitted {
+                .ingress_allowed(dst, *peer)
+                .contains(protocol, port)
+            {
                 return (true, format!("node address {ip} ({why})"));
             }
         }
@@ -287,7 +284,20 @@ fn endpoint_object(e: &Endpoint) -> String {
 /// Every exposure of the cluster, sorted.
 pub fn exposures(engine: &Engine<'_>, config: &Config) -> Vec<Exposure> {
     let cluster = engine.cluster;
-    let v = Verdicts { engine, config };
+    // Node addresses matter only through the external peer (ipBlock atom) they fall in.
+    let mut node_peers: Vec<(PeerId, std::net::IpAddr)> = Vec::new();
+    for ip in cluster.nodes.values().flat_map(|n| n.ips()) {
+        if let Some(peer) = engine.external_peer_of(ip)
+            && !node_peers.iter().any(|(p, _)| *p == peer)
+        {
+            node_peers.push((peer, ip));
+        }
+    }
+    let v = Verdicts {
+        engine,
+        config,
+        node_peers,
+    };
     let ips = IpIndex::new(cluster);
     let world = nets(&["0.0.0.0/0"]);
     let mut out = Vec::new();
@@ -426,8 +436,13 @@ fn ingress_exposures(
     out: &mut Vec<Exposure>,
 ) {
     let cluster = v.cluster();
+    // Controllers are found once per class, not once per Ingress.
+    let mut by_class: std::collections::HashMap<Option<&str>, ControllerPods> =
+        std::collections::HashMap::new();
     for ing in &cluster.ingresses {
-        let controllers = ingress_controllers(cluster, v.config, ing.class.as_deref());
+        let controllers = by_class
+            .entry(ing.class.as_deref())
+            .or_insert_with(|| ingress_controllers(cluster, v.config, ing.class.as_deref()));
         for path in &ing.paths {
             let Some(backend) = &path.backend else {
                 continue;

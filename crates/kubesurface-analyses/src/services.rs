@@ -14,19 +14,32 @@ pub struct Backend {
     pub port: u16,
 }
 
-/// Endpoints by IP, for selector-less Services.
-pub struct IpIndex(HashMap<IpAddr, usize>);
+/// Endpoints by IP (for selector-less Services) and by namespace (for selectors).
+pub struct IpIndex {
+    by_ip: HashMap<IpAddr, usize>,
+    by_namespace: HashMap<String, Vec<usize>>,
+}
 
 impl IpIndex {
-    /// Indexes every endpoint address.
+    /// Indexes every endpoint.
     pub fn new(cluster: &Cluster) -> Self {
-        let mut map = HashMap::new();
+        let mut by_ip = HashMap::new();
+        let mut by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, e) in cluster.endpoints.iter().enumerate() {
             for ip in &e.ips {
-                map.entry(*ip).or_insert(i);
+                by_ip.entry(*ip).or_insert(i);
             }
+            by_namespace.entry(e.namespace.clone()).or_default().push(i);
         }
-        IpIndex(map)
+        IpIndex {
+            by_ip,
+            by_namespace,
+        }
+    }
+
+    /// Endpoints of a namespace, ascending.
+    pub fn in_namespace(&self, namespace: &str) -> &[usize] {
+        self.by_namespace.get(namespace).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -64,7 +77,8 @@ pub fn backends(
 ) -> Vec<Backend> {
     let mut out = Vec::new();
     if service.selector.as_ref().is_some_and(|s| !s.is_empty()) {
-        for (i, e) in cluster.endpoints.iter().enumerate() {
+        for &i in ips.in_namespace(&service.namespace) {
+            let e = &cluster.endpoints[i];
             if selects(service, e)
                 && let Some(port) = target_port(sp, e)
             {
@@ -75,7 +89,7 @@ pub fn backends(
     }
     let key = (service.namespace.clone(), service.name.clone());
     for se in cluster.service_endpoints.get(&key).into_iter().flatten() {
-        let Some(&endpoint) = ips.0.get(&se.ip) else {
+        let Some(&endpoint) = ips.by_ip.get(&se.ip) else {
             continue;
         };
         let port = se

@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use rayon::prelude::*;
+
 use crate::engine::{Engine, PeerId};
 use crate::matrix::{EMPTY, FULL, Matrix, VerdictId};
 use crate::portset::PortSet;
@@ -55,6 +57,9 @@ pub struct Stats {
     /// Distinct columns.
     pub destination_signatures: usize,
 }
+
+/// Marks a pair whose verdict is a union still to compute.
+const UNION: VerdictId = VerdictId::MAX;
 
 /// Source groups evaluated together before their rows are emitted.
 const CHUNK: usize = 512;
@@ -159,37 +164,54 @@ pub fn for_each_connection(
         }
         let computed = matrix.rows(&needed);
         rows.extend(needed.into_iter().zip(computed));
-        for &gs in chunk {
-            let src_sigs: Vec<u32> = {
-                let mut s: Vec<u32> = groups[gs]
+        // Scan the chunk's rows in parallel; unions across several signatures (groups
+        // with differently-labelled members) are finished sequentially, as they intern.
+        let scanned: Vec<(Vec<u32>, Vec<(u32, VerdictId)>)> = chunk
+            .par_iter()
+            .map(|&gs| {
+                let mut src_sigs: Vec<u32> = groups[gs]
                     .peers
                     .iter()
                     .map(|&p| matrix.src_sig(p))
                     .collect();
-                s.sort_unstable();
-                s.dedup();
-                s
-            };
-            let origin = &node_origin[gs];
-            let mut next_origin = 0;
-            for (gd, ds) in dst_sigs.iter().enumerate() {
-                while next_origin < origin.len() && (origin[next_origin] as usize) < gd {
-                    next_origin += 1;
+                src_sigs.sort_unstable();
+                src_sigs.dedup();
+                let origin = &node_origin[gs];
+                let mut next_origin = 0;
+                let single_row = (src_sigs.len() == 1).then(|| &rows[&src_sigs[0]]);
+                let mut found = Vec::new();
+                for (gd, ds) in dst_sigs.iter().enumerate() {
+                    while next_origin < origin.len() && (origin[next_origin] as usize) < gd {
+                        next_origin += 1;
+                    }
+                    if gd == gs {
+                        continue;
+                    }
+                    let id = if origin.get(next_origin) == Some(&(gd as u32)) {
+                        FULL
+                    } else if let (Some(row), [d]) = (single_row, ds.as_slice()) {
+                        row[*d as usize]
+                    } else {
+                        UNION
+                    };
+                    if id != EMPTY {
+                        found.push((gd as u32, id));
+                    }
                 }
-                if gd == gs {
-                    continue;
-                }
-                let id = if origin.get(next_origin) == Some(&(gd as u32)) {
-                    FULL
-                } else if src_sigs.len() == 1 && ds.len() == 1 {
-                    rows[&src_sigs[0]][ds[0] as usize]
-                } else {
+                (src_sigs, found)
+            })
+            .collect();
+        for (&gs, (src_sigs, found)) in chunk.iter().zip(scanned) {
+            for (gd, id) in found {
+                let id = if id == UNION {
                     let mut id = EMPTY;
                     for s in &src_sigs {
-                        for &d in ds {
+                        for &d in &dst_sigs[gd as usize] {
                             id = matrix.union(id, rows[s][d as usize]);
                         }
                     }
+                    id
+                } else {
                     id
                 };
                 if id == EMPTY {
@@ -201,7 +223,7 @@ pub fn for_each_connection(
                     portsets.resize(idx + 1, None);
                 }
                 let allowed = portsets[idx].get_or_insert_with(|| matrix.portset(id));
-                emit(&groups[gs].name, &groups[gd].name, allowed);
+                emit(&groups[gs].name, &groups[gd as usize].name, allowed);
             }
         }
     }

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kubesurface_model::{Cluster, Endpoint, METADATA_NAME_LABEL, Namespace, Source, WorkloadRef};
 
-use crate::{IngestError, Loaded};
 use crate::objects::{Parsed, PodObject, WORKLOAD_KINDS, WorkloadObject};
 use crate::types::OwnerReference;
+use crate::{IngestError, Loaded};
 
 /// Longest ownerReferences chain followed (real chains are CronJob→Job→Pod, 2 deep).
 const MAX_OWNER_DEPTH: usize = 16;
@@ -22,39 +22,48 @@ fn controller(refs: &[OwnerReference]) -> Option<&OwnerReference> {
 /// Two objects with the same kind, namespace and name are an error (which one would be in
 /// force depends on how they are applied), except Namespaces: manifests often declare
 /// their namespace in several files, so those merge (labels and annotations; later keys win).
-pub fn assemble(parsed: Vec<(Parsed, u64)>) -> Result<Loaded, IngestError> {
+pub fn assemble(
+    parsed: Vec<Parsed>,
+    fingerprint_of: impl Fn(usize) -> u64,
+) -> Result<Loaded, IngestError> {
     let mut cluster = Cluster::default();
     let warnings = Vec::new();
     let mut errors: Vec<IngestError> = Vec::new();
     let mut pods: Vec<PodObject> = Vec::new();
     let mut workloads: BTreeMap<(String, String, String), WorkloadObject> = BTreeMap::new();
     let mut ns_sources: BTreeMap<String, Source> = BTreeMap::new();
-    let mut seen: HashMap<(String, String, String), (Source, u64)> = HashMap::new();
-    let fingerprint = std::cell::Cell::new(0u64);
-    let mut duplicate = |kind: &str,
-                         ns: &str,
-                         name: &str,
-                         source: &Source,
-                         errors: &mut Vec<IngestError>| {
-        let key = (kind.to_string(), ns.to_string(), name.to_string());
-        if let Some((first, print)) = seen.get(&key) {
-            if *print == fingerprint.get() {
-                return true; // the same object again: harmless
-            }
-            let object = if ns.is_empty() { format!("{kind} {name}") } else { format!("{kind} {ns}/{name}") };
-            errors.push(
-                IngestError::new(source.clone(), format!("defined twice (also at {first}); which one applies depends on apply order"))
-                    .with_object(object),
+    let mut seen: HashMap<(String, String, String), (Source, usize)> = HashMap::new();
+    let current = std::cell::Cell::new(0usize);
+    let mut duplicate =
+        |kind: &str, ns: &str, name: &str, source: &Source, errors: &mut Vec<IngestError>| {
+            let key = (kind.to_string(), ns.to_string(), name.to_string());
+            if let Some((first, print)) = seen.get(&key) {
+                if fingerprint_of(*print) == fingerprint_of(current.get()) {
+                    return true; // the same object again: harmless
+                }
+                let object = if ns.is_empty() {
+                    format!("{kind} {name}")
+                } else {
+                    format!("{kind} {ns}/{name}")
+                };
+                errors.push(
+                IngestError::new(
+                    source.clone(),
+                    format!(
+                        "defined twice (also at {first}); which one applies depends on apply order"
+                    ),
+                )
+                .with_object(object),
             );
-            true
-        } else {
-            seen.insert(key, (source.clone(), fingerprint.get()));
-            false
-        }
-    };
+                true
+            } else {
+                seen.insert(key, (source.clone(), current.get()));
+                false
+            }
+        };
 
-    for (p, print) in parsed {
-        fingerprint.set(print);
+    for (index, p) in parsed.into_iter().enumerate() {
+        current.set(index);
         match p {
             Parsed::Namespace {
                 name,
@@ -63,12 +72,13 @@ pub fn assemble(parsed: Vec<(Parsed, u64)>) -> Result<Loaded, IngestError> {
                 source,
             } => {
                 if let Some(existing) = cluster.namespaces.get_mut(&name) {
-                    let conflict = labels
-                        .iter()
-                        .chain(&annotations)
-                        .find(|(k, v)| {
-                            existing.labels.get(*k).or(existing.annotations.get(*k)).is_some_and(|old| old != *v)
-                        });
+                    let conflict = labels.iter().chain(&annotations).find(|(k, v)| {
+                        existing
+                            .labels
+                            .get(*k)
+                            .or(existing.annotations.get(*k))
+                            .is_some_and(|old| old != *v)
+                    });
                     if let Some((k, _)) = conflict {
                         let first = existing.source.clone().unwrap_or_else(Source::implicit);
                         errors.push(
@@ -113,13 +123,7 @@ pub fn assemble(parsed: Vec<(Parsed, u64)>) -> Result<Loaded, IngestError> {
                 pods.push(*pod);
             }
             Parsed::Workload(w) => {
-                if duplicate(
-                    &w.kind,
-                    &w.namespace,
-                    &w.meta.name,
-                    &w.source,
-                    &mut errors,
-                ) {
+                if duplicate(&w.kind, &w.namespace, &w.meta.name, &w.source, &mut errors) {
                     continue;
                 }
                 workloads.insert(

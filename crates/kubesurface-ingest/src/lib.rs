@@ -43,11 +43,11 @@ pub fn load_texts(inputs: &[InputText]) -> Result<Loaded, IngestError> {
         .map(document::split)
         .collect::<Result<_, _>>()?;
     let raw: Vec<document::RawObject<'_>> = raw.into_iter().flatten().collect();
-    let parsed: Vec<(objects::Parsed, u64)> = raw
+    let parsed: Vec<objects::Parsed> = raw
         .par_iter()
         .with_min_len(64)
-        .map(|r| objects::classify(r).map(|p| (p, objects::fingerprint(r))))
+        .map(objects::classify)
         .collect::<Result<_, _>>()?;
-    drop(raw);
-    assemble::assemble(parsed)
+    // Fingerprints are computed only for objects whose name repeats.
+    assemble::assemble(parsed, |i| objects::fingerprint(&raw[i]))
 }

@@ -36,15 +36,28 @@ pub fn allowed_json(allowed: &PortSet) -> String {
     out
 }
 
-/// A JSON string literal.
-fn string(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
+/// Writes a JSON string literal; names that need no escaping (every Kubernetes name)
+/// are written as they are.
+fn write_string(out: &mut dyn Write, s: &str) -> io::Result<()> {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.write_all(b"\"")?;
+        out.write_all(s.as_bytes())?;
+        out.write_all(b"\"")
+    } else {
+        out.write_all(
+            serde_json::Value::String(s.to_string())
+                .to_string()
+                .as_bytes(),
+        )
+    }
 }
 
 /// Writes one connection per line inside the `connections` array.
 #[derive(Default)]
 pub struct JsonRenderer {
     first: bool,
+    /// `allowed` objects already rendered: few distinct port sets, many pairs.
+    allowed: std::collections::HashMap<PortSet, String>,
 }
 
 impl ConnectivityRenderer for JsonRenderer {
@@ -68,13 +81,16 @@ impl ConnectivityRenderer for JsonRenderer {
             out.write_all(b",")?;
         }
         self.first = false;
-        write!(
-            out,
-            "\n{{\"src\":{},\"dst\":{},\"allowed\":{}}}",
-            string(src),
-            string(dst),
-            allowed_json(allowed)
-        )
+        out.write_all(b"\n{\"src\":")?;
+        write_string(out, src)?;
+        out.write_all(b",\"dst\":")?;
+        write_string(out, dst)?;
+        out.write_all(b",\"allowed\":")?;
+        if !self.allowed.contains_key(allowed) {
+            self.allowed.insert(allowed.clone(), allowed_json(allowed));
+        }
+        out.write_all(self.allowed[allowed].as_bytes())?;
+        out.write_all(b"}")
     }
 
     fn end(&mut self, out: &mut dyn Write) -> io::Result<()> {

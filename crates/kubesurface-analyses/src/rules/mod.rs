@@ -263,8 +263,17 @@ fn suppress(cluster: &kubesurface_model::Cluster, config: &Config, f: &mut Findi
 /// first), then rule code, then objects.
 pub fn audit(ctx: &AuditContext<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
+    let timings = std::env::var_os("KUBESURFACE_RULE_TIMINGS").is_some();
     for rule in RULES {
+        let started = std::time::Instant::now();
         (rule.check)(ctx, &mut out);
+        if timings {
+            eprintln!(
+                "kubesurface: rule {} took {:?}",
+                rule.code,
+                started.elapsed()
+            );
+        }
     }
     for f in &mut out {
         f.objects.sort();
