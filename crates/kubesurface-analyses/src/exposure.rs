@@ -17,6 +17,7 @@ use kubesurface_model::{
 
 use crate::config::{Config, Snat};
 use crate::controllers::{ControllerPods, gateway_controllers, ingress_controllers};
+use crate::rules::HostSocket;
 use crate::scheduling::nodes_of;
 use crate::services::{IpIndex, backends};
 
@@ -283,6 +284,17 @@ fn endpoint_object(e: &Endpoint) -> String {
 
 /// Every exposure of the cluster, sorted.
 pub fn exposures(engine: &Engine<'_>, config: &Config) -> Vec<Exposure> {
+    exposures_with_sockets(engine, config, &[])
+}
+
+/// Every exposure, with node socket reports joined: on a node with a report, a hostNetwork
+/// pod's real listeners replace its declared ports (a wildcard bind is every address of
+/// the node, a specific bind that address only, a loopback bind nothing).
+pub fn exposures_with_sockets(
+    engine: &Engine<'_>,
+    config: &Config,
+    sockets: &[HostSocket],
+) -> Vec<Exposure> {
     let cluster = engine.cluster;
     // Node addresses matter only through the external peer (ipBlock atom) they fall in.
     let mut node_peers: Vec<(PeerId, std::net::IpAddr)> = Vec::new();
@@ -382,7 +394,7 @@ pub fn exposures(engine: &Engine<'_>, config: &Config) -> Vec<Exposure> {
 
     ingress_exposures(&v, &ips, &world, &mut out);
     gateway_exposures(&v, &ips, &world, &mut out);
-    host_exposures(&v, &world, &mut out);
+    host_exposures(&v, &world, sockets, &mut out);
 
     out.sort_by(|a, b| {
         (&a.object, &a.entry, &a.target, a.port, a.protocol)
@@ -469,7 +481,7 @@ fn ingress_exposures(
                 Some(&backend.port),
             ) {
                 let (admitted, source) =
-                    v.pods_verdict(&controllers, b.endpoint, b.port, protocol, world);
+                    v.pods_verdict(controllers, b.endpoint, b.port, protocol, world);
                 out.push(Exposure {
                     via: Via::Ingress,
                     entry: entry.clone(),
@@ -611,11 +623,46 @@ fn node_entries(cluster: &Cluster, e: &Endpoint) -> Vec<String> {
     }
 }
 
-fn host_exposures(v: &Verdicts<'_, '_>, world: &[IpNet], out: &mut Vec<Exposure>) {
+fn host_exposures(
+    v: &Verdicts<'_, '_>,
+    world: &[IpNet],
+    sockets: &[HostSocket],
+    out: &mut Vec<Exposure>,
+) {
     let cluster = v.cluster();
+    let reported: std::collections::BTreeSet<&str> =
+        sockets.iter().map(|s| s.node.as_str()).collect();
     for (i, e) in cluster.endpoints.iter().enumerate() {
         let location = e.source.clone();
         let obj = endpoint_object(e);
+        if e.host_network {
+            // Real listeners first; declared ports only on nodes without a report.
+            for s in sockets
+                .iter()
+                .filter(|s| s.endpoint == Some(i) && s.host_netns && s.scope != "loopback")
+            {
+                let entry = if s.scope == "wildcard" {
+                    format!(
+                        "node:{}:{} (every interface, bound {})",
+                        s.node, s.port, s.address
+                    )
+                } else {
+                    format!("{}:{} (node {})", s.address, s.port, s.node)
+                };
+                out.push(Exposure {
+                    via: Via::HostNetwork,
+                    entry,
+                    target: e.display_name(),
+                    port: s.port,
+                    protocol: s.protocol,
+                    admitted: true,
+                    source: "any (policies do not apply to hostNetwork pods); socket report".into(),
+                    object: obj.clone(),
+                    location: location.clone(),
+                    endpoint: i,
+                });
+            }
+        }
         for p in &e.ports {
             // On a hostNetwork pod a hostPort is just its port on the node: reported below.
             if let Some(hp) = p.host_port.filter(|_| !e.host_network) {
@@ -656,7 +703,10 @@ fn host_exposures(v: &Verdicts<'_, '_>, world: &[IpNet], out: &mut Vec<Exposure>
                 }
             }
             if e.host_network {
-                for n in node_entries(cluster, e) {
+                for n in node_entries(cluster, e)
+                    .into_iter()
+                    .filter(|n| !reported.contains(n.trim_start_matches("node:")))
+                {
                     out.push(Exposure {
                         via: Via::HostNetwork,
                         entry: format!("{n}:{}", p.port),

@@ -58,6 +58,9 @@ pub struct Stats {
     pub destination_signatures: usize,
 }
 
+/// A scanned source group: its source signatures and its (destination group, verdict)s.
+type ScannedRow = (Vec<u32>, Vec<(u32, VerdictId)>);
+
 /// Marks a pair whose verdict is a union still to compute.
 const UNION: VerdictId = VerdictId::MAX;
 
@@ -166,7 +169,7 @@ pub fn for_each_connection(
         rows.extend(needed.into_iter().zip(computed));
         // Scan the chunk's rows in parallel; unions across several signatures (groups
         // with differently-labelled members) are finished sequentially, as they intern.
-        let scanned: Vec<(Vec<u32>, Vec<(u32, VerdictId)>)> = chunk
+        let scanned: Vec<ScannedRow> = chunk
             .par_iter()
             .map(|&gs| {
                 let mut src_sigs: Vec<u32> = groups[gs]

@@ -279,6 +279,7 @@ pub fn assemble(
             annotations,
             scheduling: crate::convert::scheduling(&pod.pod.spec),
             workload_source: owner.map(|w| w.source.clone()),
+            uid: meta.uid.clone().filter(|u| !u.is_empty()),
             workload,
             namespace: pod.namespace,
         });
@@ -313,6 +314,7 @@ pub fn assemble(
             annotations: w.annotations.clone(),
             scheduling: w.scheduling.clone(),
             workload_source: Some(w.source.clone()),
+            uid: None,
         });
     }
 

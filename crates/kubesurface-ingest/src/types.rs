@@ -40,6 +40,8 @@ pub struct HeaderMeta {
 pub struct ObjectMeta {
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
+    pub uid: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
     pub labels: BTreeMap<String, String>,
     #[serde(default, deserialize_with = "nullable")]
     pub annotations: BTreeMap<String, String>,

@@ -190,6 +190,9 @@ pub struct Endpoint {
     pub scheduling: Scheduling,
     /// Where the workload object itself was read, when it is in the input.
     pub workload_source: Option<Source>,
+    /// `metadata.uid` of the Pod, when the input has it (live clusters and dumps do); what
+    /// node socket reports name a pod by.
+    pub uid: Option<String>,
 }
 
 impl Endpoint {

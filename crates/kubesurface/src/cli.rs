@@ -177,6 +177,11 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<String>,
 
+    /// Node socket reports (`kubesurface sockets -o json`, one per node) to join: real
+    /// listeners replace hostNetwork pods' declared ports, and KS106/KS109 can fire.
+    #[arg(long, value_name = "FILE")]
+    pub sockets: Vec<String>,
+
     /// Source assumed for external traffic under `externalTrafficPolicy: Cluster`: `node`
     /// (kube-proxy masquerades it to a node address) or `client` (the address is kept).
     #[arg(long, value_enum)]

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod live;
+mod sockets_join;
 
 use std::process::ExitCode;
 

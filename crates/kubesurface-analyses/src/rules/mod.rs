@@ -16,6 +16,7 @@ mod ks105_host_network;
 mod ks106_wildcard_host_socket;
 mod ks107_route_to_sensitive;
 mod ks108_blocked_exposure;
+mod ks109_undeclared_listener;
 mod ks201_no_default_deny;
 mod ks202_no_egress_isolation;
 mod ks203_untrusted_reaches_sensitive;
@@ -99,6 +100,7 @@ pub static RULES: &[&Rule] = &[
     &ks106_wildcard_host_socket::RULE,
     &ks107_route_to_sensitive::RULE,
     &ks108_blocked_exposure::RULE,
+    &ks109_undeclared_listener::RULE,
     &ks201_no_default_deny::RULE,
     &ks202_no_egress_isolation::RULE,
     &ks203_untrusted_reaches_sensitive::RULE,

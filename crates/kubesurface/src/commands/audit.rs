@@ -2,8 +2,9 @@
 
 use std::process::ExitCode;
 
+use kubesurface_analyses::Severity;
+use kubesurface_analyses::exposure::exposures_with_sockets;
 use kubesurface_analyses::rules::{AuditContext, audit};
-use kubesurface_analyses::{Severity, exposures};
 use kubesurface_engine::Engine;
 use kubesurface_render::audit as render;
 
@@ -18,8 +19,9 @@ pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
         s.ipblock_matches_pods = b;
     }
     let engine = Engine::new(&loaded.cluster, s);
-    let records = exposures(&engine, &config);
-    let ctx = AuditContext::new(&engine, &config, &records, &[]);
+    let sockets = crate::sockets_join::load(&loaded.cluster, &args.config.sockets)?;
+    let records = exposures_with_sockets(&engine, &config, &sockets);
+    let ctx = AuditContext::new(&engine, &config, &records, &sockets);
     let findings = audit(&ctx);
     write_stdout(|out| match args.output {
         AuditFormat::Table => render::table(out, &findings),

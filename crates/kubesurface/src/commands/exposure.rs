@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use kubesurface_analyses::exposures;
+use kubesurface_analyses::exposure::exposures_with_sockets;
 use kubesurface_engine::Engine;
 use kubesurface_render::exposure as render;
 
@@ -17,7 +17,8 @@ pub fn run(args: ExposureArgs) -> Result<ExitCode, String> {
         s.ipblock_matches_pods = b;
     }
     let engine = Engine::new(&loaded.cluster, s);
-    let records = exposures(&engine, &config);
+    let sockets = crate::sockets_join::load(&loaded.cluster, &args.config.sockets)?;
+    let records = exposures_with_sockets(&engine, &config, &sockets);
     write_stdout(|out| match args.output {
         ReportFormat::Table => render::table(out, &records),
         ReportFormat::Json => render::json(out, &records),
