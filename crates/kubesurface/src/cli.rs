@@ -69,9 +69,10 @@ pub struct DiffArgs {
     #[arg(long, value_enum, default_value_t = GranularityArg::Workload)]
     pub granularity: GranularityArg,
 
-    /// Whether ipBlock peers match pod addresses (as for `connectivity`).
-    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
-    pub ipblock_matches_pods: bool,
+    /// Whether ipBlock peers match pod addresses (as for `connectivity`; default: the
+    /// config file's setting, else true).
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub ipblock_matches_pods: Option<bool>,
 
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = DiffFormat::Table)]
@@ -289,9 +290,10 @@ pub struct InputArgs {
     pub paths: Vec<String>,
 
     /// Whether ipBlock peers match pod addresses: `true` as upstream Kubernetes' conformance
-    /// tests and Calico, `false` as Cilium and np-guard netpol-analyzer.
-    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
-    pub ipblock_matches_pods: bool,
+    /// tests and Calico, `false` as Cilium and np-guard netpol-analyzer. Default: the
+    /// config file's `settings.ipblock_matches_pods` (audit, exposure, diff), else true.
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub ipblock_matches_pods: Option<bool>,
 
     #[command(flatten)]
     pub live: LiveArgs,

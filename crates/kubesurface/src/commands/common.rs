@@ -38,7 +38,7 @@ pub fn load(input: &InputArgs) -> Result<Loaded, String> {
 /// Engine settings from the command line.
 pub fn settings(input: &InputArgs) -> Settings {
     Settings {
-        ipblock_matches_pods: input.ipblock_matches_pods,
+        ipblock_matches_pods: input.ipblock_matches_pods.unwrap_or(true),
     }
 }
 

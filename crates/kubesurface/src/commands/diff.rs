@@ -34,10 +34,10 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     }
     let config = config(&args.config)?;
     let settings = Settings {
-        ipblock_matches_pods: config
-            .settings
+        ipblock_matches_pods: args
             .ipblock_matches_pods
-            .unwrap_or(args.ipblock_matches_pods),
+            .or(config.settings.ipblock_matches_pods)
+            .unwrap_or(true),
     };
     let granularity = match args.granularity {
         GranularityArg::Pod => Granularity::Pod,

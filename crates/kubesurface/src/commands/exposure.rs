@@ -13,7 +13,10 @@ pub fn run(args: ExposureArgs) -> Result<ExitCode, String> {
     let config = config(&args.config)?;
     let loaded = load(&args.input)?;
     let mut s = settings(&args.input);
-    if let Some(b) = config.settings.ipblock_matches_pods {
+    // An explicit flag wins over the config file.
+    if args.input.ipblock_matches_pods.is_none()
+        && let Some(b) = config.settings.ipblock_matches_pods
+    {
         s.ipblock_matches_pods = b;
     }
     let engine = Engine::new(&loaded.cluster, s);
