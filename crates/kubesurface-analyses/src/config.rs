@@ -131,6 +131,12 @@ impl Config {
             }
         }
         for i in &config.ignore {
+            if crate::rules::rule(&i.rule).is_none() {
+                return Err(format!(
+                    "{name}: ignore: no rule {:?} (`kubesurface rules` lists them)",
+                    i.rule
+                ));
+            }
             if i.reason.trim().is_empty() {
                 return Err(format!("{name}: ignore {}: a reason is required", i.rule));
             }

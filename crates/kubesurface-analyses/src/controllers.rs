@@ -73,8 +73,16 @@ fn from_override(cluster: &Cluster, config: &Config, class: &str) -> Option<Cont
     let o = config.controllers.iter().find(|o| o.class == class)?;
     let sel: SimpleSelector = parse_selector(&o.selector).ok()?;
     let endpoints = matching(cluster, |e| sel.matches(&e.namespace, &e.labels));
+    let description = if endpoints.is_empty() {
+        format!(
+            "controller override {:?} for class {class} matched no pod",
+            o.selector
+        )
+    } else {
+        describe(cluster, &endpoints)
+    };
     Some(ControllerPods {
-        description: describe(cluster, &endpoints),
+        description,
         endpoints,
     })
 }

@@ -409,13 +409,18 @@ impl Ctx<'_> {
                         .iter()
                         .find(|m| m.matched)
                         .cloned()
-                        .unwrap_or_else(|| Match {
-                            matched: false,
-                            why: results
-                                .iter()
-                                .map(|m| m.why.clone())
-                                .collect::<Vec<_>>()
-                                .join("; "),
+                        .unwrap_or_else(|| {
+                            // Several peers often fail for the same reason: say it once.
+                            let mut reasons: Vec<&str> = Vec::new();
+                            for m in &results {
+                                if !reasons.contains(&m.why.as_str()) {
+                                    reasons.push(&m.why);
+                                }
+                            }
+                            Match {
+                                matched: false,
+                                why: reasons.join("; "),
+                            }
                         })
                 };
                 let port_m = self.port_matches(rule, dst, port, protocol);

@@ -324,7 +324,6 @@ fn legacy_octal_numbers_read_as_kubectl_reads_them() {
     assert_eq!(loaded.cluster.endpoints[0].ports[0].port, 8);
 }
 
-
 #[test]
 fn yaml_booleans_where_strings_belong_are_errors() {
     // `namespace: y` is a boolean to kubectl's YAML 1.1 reader too: say so, never default.
@@ -339,20 +338,39 @@ fn yaml_booleans_where_strings_belong_are_errors() {
 fn invalid_label_keys_and_values_in_selectors_are_errors() {
     let base = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec:\n  podSelector: ";
     let e = error("a.yaml", &format!("{base}{{matchLabels: {{app@b: x}}}}\n"));
-    assert!(e.contains("spec.podSelector.matchLabels: \"app@b\" is not a valid label key"), "{e}");
-    let e = error("a.yaml", &format!("{base}{{matchLabels: {{app: $backend}}}}\n"));
+    assert!(
+        e.contains("spec.podSelector.matchLabels: \"app@b\" is not a valid label key"),
+        "{e}"
+    );
+    let e = error(
+        "a.yaml",
+        &format!("{base}{{matchLabels: {{app: $backend}}}}\n"),
+    );
     assert!(e.contains("is not a valid label value"), "{e}");
-    let e = error("a.yaml", &format!("{base}{{matchExpressions: [{{key: Example.com/app, operator: Exists}}]}}\n"));
+    let e = error(
+        "a.yaml",
+        &format!("{base}{{matchExpressions: [{{key: Example.com/app, operator: Exists}}]}}\n"),
+    );
     assert!(e.contains("not a valid label key"), "{e}");
     // Valid prefixed keys and empty values pass.
-    load(&format!("{base}{{matchLabels: {{app.kubernetes.io/name: web, tier: ''}}}}\n"));
+    load(&format!(
+        "{base}{{matchLabels: {{app.kubernetes.io/name: web, tier: ''}}}}\n"
+    ));
 }
 
 #[test]
 fn duplicate_objects_are_errors_but_namespaces_merge() {
-    let e = error("a.yaml", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {podSelector: {}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {podSelector: {}, ingress: [{}]}\n");
-    assert_eq!(e, "a.yaml:6: NetworkPolicy default/p: defined twice (also at a.yaml:1); which one applies depends on apply order");
-    let loaded = load("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {team: a}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop, annotations: {note: x}}\n");
+    let e = error(
+        "a.yaml",
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {podSelector: {}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {podSelector: {}, ingress: [{}]}\n",
+    );
+    assert_eq!(
+        e,
+        "a.yaml:6: NetworkPolicy default/p: defined twice (also at a.yaml:1); which one applies depends on apply order"
+    );
+    let loaded = load(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {team: a}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop, annotations: {note: x}}\n",
+    );
     let ns = &loaded.cluster.namespaces["shop"];
     assert_eq!(ns.labels["team"], "a");
     assert_eq!(ns.annotations["note"], "x");

@@ -173,9 +173,9 @@ fn clip_description(text: &str, max: usize) -> String {
     let head: String = text.chars().take(max - 1).collect();
     let b = head.as_bytes();
     // A `.` before a space or newline, not after a digit (`2.` of a numbered list).
-    let sentence_end = (1..b.len().saturating_sub(1)).rev().find(|&i| {
-        b[i] == b'.' && matches!(b[i + 1], b' ' | b'\n') && !b[i - 1].is_ascii_digit()
-    });
+    let sentence_end = (1..b.len().saturating_sub(1))
+        .rev()
+        .find(|&i| b[i] == b'.' && matches!(b[i + 1], b' ' | b'\n') && !b[i - 1].is_ascii_digit());
     match sentence_end {
         Some(i) if i > head.len() / 2 => head[..=i].to_string(),
         _ => format!("{}…", head.trim_end()),

@@ -7,10 +7,14 @@ mod sockets_join;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let mut command = cli::Cli::command();
+    if let Some(name) = live::plugin_bin_name() {
+        command = command.bin_name(name);
+    }
+    let cli = cli::Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -11,6 +11,19 @@ use crate::cli::{ConfigArgs, InputArgs, SnatArg};
 
 /// Loads the input and reports on stderr what was not modelled.
 pub fn load(input: &InputArgs) -> Result<Loaded, String> {
+    let live = &input.live;
+    if !input.paths.is_empty()
+        && (live.dump.is_some()
+            || live.kubeconfig.is_some()
+            || live.context.is_some()
+            || !live.namespaces.is_empty()
+            || live.all_namespaces)
+    {
+        return Err(
+            "--kubeconfig, --context, -n, -A and --dump read a live cluster; they cannot be combined with PATHs"
+                .to_string(),
+        );
+    }
     let loaded = if input.paths.is_empty() {
         crate::live::load(&input.live)?
     } else {
