@@ -50,6 +50,18 @@ pub fn run(args: ReachArgs) -> Result<ExitCode, String> {
                 QueryPeer::Endpoint { via, .. } => via.clone(),
                 _ => None,
             };
+            // Through a Service, only the Service port asked about counts.
+            if let (
+                Some((p, proto)),
+                QueryPeer::Endpoint {
+                    port_map: Some((sp, _, sproto)),
+                    ..
+                },
+            ) = (port, d)
+                && (*sp != p || *sproto != proto)
+            {
+                continue;
+            }
             let at_port = port.map(|(p, proto)| reaches(&engine, s, d, p, proto));
             if at_port.is_none() && allowed.is_empty() {
                 continue;
