@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kubesurface_model::{Protocol, Source};
 
-use super::ks204_shared_node::{join_limited, short_name, workload_location, workload_object};
+use super::common::{join_limited, short_name, workload_object, workload_source};
 use super::{AuditContext, Rule};
 use crate::exposure::{Exposure, Via};
 use crate::findings::{Finding, Severity};
@@ -100,7 +100,7 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
                 g.name = e.workload_name();
             }
             if g.pods.insert(short_name(e)) {
-                g.locations.push(workload_location(e));
+                g.locations.push(workload_source(e));
             }
             let host_ip = p.host_ip.clone().filter(|ip| ip != "0.0.0.0" && ip != "::");
             let spec = g

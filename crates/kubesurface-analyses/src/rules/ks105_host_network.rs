@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kubesurface_model::{Protocol, Source};
 
-use super::ks204_shared_node::{join_limited, short_name, workload_location, workload_object};
+use super::common::{join_limited, short_name, workload_object, workload_source};
 use super::{AuditContext, Rule};
 use crate::exposure::Via;
 use crate::findings::{Finding, Severity};
@@ -99,7 +99,7 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
             None => g.unknown_nodes = true,
         }
         if g.pods.insert(x.endpoint) {
-            g.locations.push(workload_location(e));
+            g.locations.push(workload_source(e));
         }
     }
     for (object, g) in groups {

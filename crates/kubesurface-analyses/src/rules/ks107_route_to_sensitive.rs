@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use kubesurface_model::Source;
 
-use super::ks204_shared_node::{join_limited, workload_location, workload_object};
+use super::common::{join_limited, workload_object, workload_source};
 use super::{AuditContext, Rule};
 use crate::exposure::Via;
 use crate::findings::{Finding, Severity};
@@ -96,7 +96,7 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
             g.blocked.insert(target);
         }
         g.sources.insert(x.source.clone());
-        let loc = workload_location(e);
+        let loc = workload_source(e);
         if !g.locations.contains(&loc) {
             g.locations.push(loc);
         }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::ks301_policy_selects_nothing::{SYSTEM_NAMESPACES, list, workload_object, workloads};
+use super::common::{SYSTEM_NAMESPACES, list, workload_object, workloads};
 use super::{AuditContext, Rule};
 use crate::findings::{Finding, Severity};
 

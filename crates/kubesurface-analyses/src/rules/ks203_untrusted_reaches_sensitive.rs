@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use kubesurface_engine::{PeerId, PortSet};
 use kubesurface_model::{Protocol, Source};
 
-use super::ks204_shared_node::{Shared, join_limited, sharing, workload_location, workload_object};
+use super::common::{join_limited, workload_object, workload_source};
+use super::ks204_shared_node::{Shared, sharing};
 use super::{AuditContext, Rule};
 use crate::exposure::Exposure;
 use crate::findings::{Finding, Severity};
@@ -166,7 +167,7 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
             }
             let g = groups.entry(key).or_insert_with(|| Group {
                 names: (ue.workload_name(), se.workload_name()),
-                locations: vec![workload_location(ue), workload_location(se)],
+                locations: vec![workload_source(ue), workload_source(se)],
                 ..Group::default()
             });
             g.pairs += 1;

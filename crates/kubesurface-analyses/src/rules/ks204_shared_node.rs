@@ -2,6 +2,7 @@
 //!
 //! Also home of the small helpers the zone rules share (workload naming, node sharing).
 
+use super::common::{join_limited, short_name, workload_object, workload_source};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use kubesurface_model::{Cluster, Endpoint, Source};
@@ -72,37 +73,6 @@ spec:
 "#,
     check,
 };
-
-// ----- helpers shared by the zone rules (KS203, KS204) -----
-
-/// `NS/Kind/NAME` of the workload an endpoint belongs to (`NS/Pod/NAME` for a bare pod).
-pub(super) fn workload_object(e: &Endpoint) -> String {
-    format!("{}/{}/{}", e.namespace, e.workload.kind, e.workload.name)
-}
-
-/// Where the workload was read: its own manifest when it is in the input, else the pod's.
-pub(super) fn workload_location(e: &Endpoint) -> &Source {
-    e.workload_source.as_ref().unwrap_or(&e.source)
-}
-
-/// The short name of an endpoint in a message: the pod name, or `name[Kind]` for a
-/// workload template without pods.
-pub(super) fn short_name(e: &Endpoint) -> String {
-    if e.representative {
-        format!("{}[{}]", e.workload.name, e.workload.kind)
-    } else {
-        e.name.clone()
-    }
-}
-
-/// `a, b, c and 4 more`.
-pub(super) fn join_limited<I: IntoIterator<Item = String>>(items: I, max: usize) -> String {
-    let items: Vec<String> = items.into_iter().collect();
-    if items.len() <= max {
-        return items.join(", ");
-    }
-    format!("{} and {} more", items[..max].join(", "), items.len() - max)
-}
 
 /// Where two endpoints may meet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,7 +199,7 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
         }
         let g = groups.entry(key).or_insert_with(|| Group {
             pinned: true,
-            locations: vec![workload_location(se), workload_location(oe)],
+            locations: vec![workload_source(se), workload_source(oe)],
             names: (se.workload_name(), oe.workload_name()),
             ..Group::default()
         });

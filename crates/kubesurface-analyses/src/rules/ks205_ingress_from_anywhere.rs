@@ -3,9 +3,7 @@
 use kubesurface_engine::compile::selects;
 use kubesurface_model::Peer;
 
-use super::ks301_policy_selects_nothing::{
-    class_index, list, policy_object, ports_text, workloads,
-};
+use super::common::{class_index, list, policy_object, ports_text, workloads};
 use super::{AuditContext, Rule};
 use crate::findings::{Finding, Severity};
 

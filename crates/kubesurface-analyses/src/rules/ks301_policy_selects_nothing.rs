@@ -3,13 +3,10 @@
 //! This module also holds the small helpers the policy rules (KS201–KS307) share: object
 //! names, selector text, "did you mean" hints and capped lists.
 
-use std::collections::{BTreeMap, BTreeSet};
+use super::common::{class_index, did_you_mean, policy_object, selector_text, workload_object};
+use std::collections::BTreeSet;
 
-use kubesurface_engine::Engine;
 use kubesurface_engine::selector::matches;
-use kubesurface_model::{
-    Cluster, Endpoint, LabelSelector, Labels, NetworkPolicy, Operator, PolicyRule, PortSpec, Source,
-};
 
 use super::{AuditContext, Rule};
 use crate::findings::{Finding, Severity};
@@ -104,189 +101,11 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Helpers shared by the policy rules (KS2xx, KS3xx).
-
-/// Namespaces whose pods are the control plane's own: findings there are reported at a
-/// lower severity, never skipped.
-pub(super) const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
-
-/// Endpoint classes per namespace (class ids, ascending): what selectors need, once.
-pub(super) fn class_index<'e>(engine: &'e Engine<'_>) -> BTreeMap<&'e str, Vec<usize>> {
-    let mut map: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, c) in engine.classes.classes.iter().enumerate() {
-        map.entry(c.namespace.as_str()).or_default().push(i);
-    }
-    map
-}
-
-/// Endpoint indices per namespace.
-pub(super) fn endpoint_index(cluster: &Cluster) -> BTreeMap<&str, Vec<usize>> {
-    let mut map: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, e) in cluster.endpoints.iter().enumerate() {
-        map.entry(e.namespace.as_str()).or_default().push(i);
-    }
-    map
-}
-
-/// `NS/NetworkPolicy/NAME`.
-pub(super) fn policy_object(p: &NetworkPolicy) -> String {
-    format!("{}/NetworkPolicy/{}", p.namespace, p.name)
-}
-
-/// `NS/Kind/NAME` of the endpoint's workload (`NS/Pod/NAME` for a bare pod).
-pub(super) fn workload_object(e: &Endpoint) -> String {
-    format!("{}/{}/{}", e.namespace, e.workload.kind, e.workload.name)
-}
-
-/// Where the endpoint's workload was read (the Pod itself when the workload is absent).
-pub(super) fn workload_source(e: &Endpoint) -> &Source {
-    e.workload_source.as_ref().unwrap_or(&e.source)
-}
-
-/// Workloads of some endpoints, each with where it was read, sorted by object name.
-pub(super) fn workloads(
-    cluster: &Cluster,
-    endpoints: impl IntoIterator<Item = usize>,
-) -> BTreeMap<String, &Source> {
-    endpoints
-        .into_iter()
-        .map(|i| {
-            let e = &cluster.endpoints[i];
-            (workload_object(e), workload_source(e))
-        })
-        .collect()
-}
-
-/// At most ten items joined by `, `, then `and N more`.
-pub(super) fn list<S: AsRef<str>>(items: &[S]) -> String {
-    const CAP: usize = 10;
-    let mut s = items
-        .iter()
-        .take(CAP)
-        .map(AsRef::as_ref)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if items.len() > CAP {
-        s.push_str(&format!(" and {} more", items.len() - CAP));
-    }
-    s
-}
-
-/// A label selector in `kubectl -l` syntax (`{}` for the empty selector).
-pub(super) fn selector_text(s: &LabelSelector) -> String {
-    if s.is_empty() {
-        return "{}".to_string();
-    }
-    let mut parts: Vec<String> = s
-        .match_labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    for r in &s.match_expressions {
-        parts.push(match r.operator {
-            Operator::In => format!("{} in ({})", r.key, r.values.join(",")),
-            Operator::NotIn => format!("{} notin ({})", r.key, r.values.join(",")),
-            Operator::Exists => r.key.clone(),
-            Operator::DoesNotExist => format!("!{}", r.key),
-        });
-    }
-    parts.join(",")
-}
-
-/// The closest existing `key=value` for a `matchLabels` pair that matches none of
-/// `candidates` (a typo such as `name=cart` for `name=carts`).
-pub(super) fn did_you_mean<'a>(
-    selector: &LabelSelector,
-    candidates: impl Iterator<Item = &'a Labels> + Clone,
-) -> Option<String> {
-    did_you_mean_pairs(&selector.match_labels, candidates)
-}
-
-/// [`did_you_mean`] for plain equality pairs (Service selectors).
-pub(super) fn did_you_mean_pairs<'a>(
-    pairs: &[(String, String)],
-    candidates: impl Iterator<Item = &'a Labels> + Clone,
-) -> Option<String> {
-    for (k, v) in pairs {
-        let values: BTreeSet<&str> = candidates
-            .clone()
-            .filter_map(|l| l.get(k).map(String::as_str))
-            .collect();
-        if values.contains(v.as_str()) {
-            continue;
-        }
-        let best = values
-            .iter()
-            .map(|c| (edit_distance(v, c), *c))
-            .filter(|(d, c)| *d <= 2.max(v.len() / 3) || c.starts_with(v.as_str()))
-            .min();
-        if let Some((_, c)) = best {
-            return Some(format!("{k}={c}"));
-        }
-    }
-    None
-}
-
-/// Levenshtein distance over characters.
-pub(super) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// A rule's `ports` as text: `every port`, or `TCP 80, TCP 8000-8080, UDP (every port),
-/// TCP port named http`.
-pub(super) fn ports_text(rule: &PolicyRule) -> String {
-    if rule.ports.is_empty() {
-        return "every port".to_string();
-    }
-    rule.ports
-        .iter()
-        .map(|p| match &p.port {
-            PortSpec::All => format!("{} (every port)", p.protocol),
-            PortSpec::Range(lo, hi) if lo == hi => format!("{} {lo}", p.protocol),
-            PortSpec::Range(lo, hi) => format!("{} {lo}-{hi}", p.protocol),
-            PortSpec::Named(n) => format!("{} port named {n}", p.protocol),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Test support: every finding of `code` for the vendored Sock Shop corpus, read from
-/// `paths` relative to `tests/corpus/sock-shop` (in that order: the first definition of a
-/// duplicated object wins in ingest).
-#[cfg(test)]
-pub(super) fn sock_shop_findings(paths: &[&str], code: &str) -> Vec<Finding> {
-    use crate::config::Config;
-    use crate::exposure::exposures;
-    use kubesurface_engine::{Engine, Settings};
-
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/corpus/sock-shop");
-    let paths: Vec<String> = paths.iter().map(|p| format!("{root}/{p}")).collect();
-    let loaded = kubesurface_ingest::load_paths(&paths).expect("the Sock Shop corpus loads");
-    let config = Config::default();
-    let engine = Engine::new(&loaded.cluster, Settings::default());
-    let exposures = exposures(&engine, &config);
-    let ctx = AuditContext::new(&engine, &config, &exposures, &[]);
-    super::audit(&ctx)
-        .into_iter()
-        .filter(|f| f.rule == code)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::rules::common::{edit_distance, list};
     use crate::rules::testing::findings_of;
+    use crate::rules::testing::sock_shop_findings;
 
     const PODS: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: carts-1, namespace: shop, labels: {name: carts}}\nspec:\n  containers: [{name: c, ports: [{containerPort: 80}]}]\n---\n";
 

@@ -7,7 +7,7 @@ use kubesurface_engine::classes::EndpointClass;
 use kubesurface_engine::selector::matches;
 use kubesurface_model::Peer;
 
-use super::ks301_policy_selects_nothing::{
+use super::common::{
     class_index, did_you_mean, list, policy_object, selector_text, workload_object,
 };
 use super::{AuditContext, Rule};
@@ -174,8 +174,8 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::ks301_policy_selects_nothing::sock_shop_findings;
     use crate::rules::testing::findings_of;
+    use crate::rules::testing::sock_shop_findings;
 
     const PODS: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: mon, labels: {team: obs}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: prom-1, namespace: mon, labels: {app: prometheus}}\nspec:\n  containers: [{name: c}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: db-1, namespace: shop, labels: {app: db}}\nspec:\n  containers: [{name: c}]\n---\n";
 

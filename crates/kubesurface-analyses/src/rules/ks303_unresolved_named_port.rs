@@ -3,9 +3,7 @@
 use kubesurface_engine::compile::{Direction, selects};
 use kubesurface_model::{Peer, PortSpec};
 
-use super::ks301_policy_selects_nothing::{
-    class_index, edit_distance, list, policy_object, workloads,
-};
+use super::common::{class_index, edit_distance, list, policy_object, workloads};
 use super::{AuditContext, Rule};
 use crate::findings::{Finding, Severity};
 

@@ -7,7 +7,7 @@ use kubesurface_engine::Engine;
 use kubesurface_engine::selector::matches;
 use kubesurface_model::NetworkPolicy;
 
-use super::ks301_policy_selects_nothing::{class_index, list, policy_object, workloads};
+use super::common::{class_index, list, policy_object, workloads};
 use super::{AuditContext, Rule};
 use crate::findings::{Finding, Severity};
 

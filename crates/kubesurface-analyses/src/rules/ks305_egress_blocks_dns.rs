@@ -7,7 +7,7 @@ use kubesurface_engine::compile::selects;
 use kubesurface_engine::selector::matches;
 use kubesurface_model::{Endpoint, Labels, METADATA_NAME_LABEL, Peer, Protocol, Source};
 
-use super::ks301_policy_selects_nothing::{list, policy_object, workload_object, workload_source};
+use super::common::{list, policy_object, workload_object, workload_source};
 use super::{AuditContext, Rule};
 use crate::findings::{Finding, Severity};
 

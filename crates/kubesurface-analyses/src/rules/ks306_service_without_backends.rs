@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use kubesurface_model::{Endpoint, Source, TargetPort};
 
-use super::ks301_policy_selects_nothing::{
-    did_you_mean_pairs, endpoint_index, list, workload_object, workload_source,
-};
+use super::common::{did_you_mean_pairs, endpoint_index, list, workload_object, workload_source};
 use super::{AuditContext, Rule};
 use crate::findings::{Finding, Severity};
 use crate::services::{declares, selects};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::ks301_policy_selects_nothing::{list, policy_object, workload_object, workloads};
+use super::common::{list, policy_object, workload_object, workloads};
 use super::{AuditContext, Rule};
 use crate::findings::{Finding, Severity};
 
@@ -145,8 +145,8 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::ks301_policy_selects_nothing::sock_shop_findings;
     use crate::rules::testing::findings_of;
+    use crate::rules::testing::sock_shop_findings;
 
     const NS: &str = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  annotations:\n    net.beta.kubernetes.io/network-policy: '{\"ingress\": {\"isolation\": \"DefaultDeny\"}}'\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: shop, labels: {app: web}}\nspec:\n  containers: [{name: c}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: db-1, namespace: shop, labels: {app: db}}\nspec:\n  containers: [{name: c}]\n---\n";
 

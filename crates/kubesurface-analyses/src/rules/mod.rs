@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::exposure::Exposure;
 use crate::findings::{Finding, Location, Severity};
 
+mod common;
 mod ks101_nodeport;
 mod ks102_open_load_balancer;
 mod ks103_external_ips;

@@ -40,3 +40,22 @@ pub fn findings_of(code: &str, yaml: &str, config: &str) -> Vec<Finding> {
         .filter(|f| f.rule == code)
         .collect()
 }
+
+/// Test support: every finding of `code` for the vendored Sock Shop corpus, read from
+/// `paths` relative to `tests/corpus/sock-shop` (in that order: the first definition of a
+/// duplicated object wins in ingest).
+#[cfg(test)]
+pub fn sock_shop_findings(paths: &[&str], code: &str) -> Vec<Finding> {
+    use crate::config::Config;
+    use crate::exposure::exposures;
+    use kubesurface_engine::{Engine, Settings};
+
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/corpus/sock-shop");
+    let paths: Vec<String> = paths.iter().map(|p| format!("{root}/{p}")).collect();
+    let loaded = kubesurface_ingest::load_paths(&paths).expect("the Sock Shop corpus loads");
+    let config = Config::default();
+    let engine = Engine::new(&loaded.cluster, Settings::default());
+    let exposures = exposures(&engine, &config);
+    let ctx = AuditContext::new(&engine, &config, &exposures, &[]);
+    audit(&ctx).into_iter().filter(|f| f.rule == code).collect()
+}
