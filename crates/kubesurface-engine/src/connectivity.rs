@@ -74,6 +74,18 @@ pub fn for_each_connection(
     granularity: Granularity,
     mut emit: impl FnMut(&str, &str, &PortSet),
 ) -> Stats {
+    for_each_connection_with_ids(engine, granularity, |src, dst, _, allowed| {
+        emit(src, dst, allowed)
+    })
+}
+
+/// As [`for_each_connection`], also passing a verdict id: equal ids are equal port sets,
+/// so renderers can cache what they make of one.
+pub fn for_each_connection_with_ids(
+    engine: &Engine<'_>,
+    granularity: Granularity,
+    mut emit: impl FnMut(&str, &str, VerdictId, &PortSet),
+) -> Stats {
     let mut matrix = Matrix::new(engine);
     let cluster = engine.cluster;
     let class_count = engine.classes.classes.len();
@@ -226,7 +238,7 @@ pub fn for_each_connection(
                     portsets.resize(idx + 1, None);
                 }
                 let allowed = portsets[idx].get_or_insert_with(|| matrix.portset(id));
-                emit(&groups[gs].name, &groups[gd as usize].name, allowed);
+                emit(&groups[gs].name, &groups[gd as usize].name, id, allowed);
             }
         }
     }

@@ -212,11 +212,21 @@ fn split_json(input: &InputText) -> Result<Vec<RawObject<'_>>, IngestError> {
     let offset_of = |raw: &RawValue| raw.get().as_ptr() as usize - input.text.as_ptr() as usize;
     let json_error =
         |e: serde_json::Error| IngestError::new(at(input, e.line()), format!("invalid JSON: {e}"));
-    let top: &RawValue = serde_json::from_str(&input.text).map_err(json_error)?;
-    let tops: Vec<&RawValue> = if top.get().trim_start().starts_with('[') {
-        serde_json::from_str(top.get()).map_err(json_error)?
+    // A single object (the usual `kubectl get -o json` dump) is read in one pass: its
+    // envelope straight from the text, the whole object only when it is not a List.
+    let tops: Vec<&RawValue> = if input.text.trim_start().starts_with('[') {
+        serde_json::from_str(&input.text).map_err(json_error)?
     } else {
-        vec![top]
+        let envelope: JsonEnvelope<'_> = serde_json::from_str(&input.text).map_err(json_error)?;
+        if envelope
+            .kind
+            .as_deref()
+            .is_some_and(|k| k.ends_with("List"))
+            && envelope.items.is_some()
+        {
+            return list_items(input, &index, envelope);
+        }
+        vec![serde_json::from_str(&input.text).map_err(json_error)?]
     };
     let mut out = Vec::new();
     for doc in tops {
@@ -227,37 +237,54 @@ fn split_json(input: &InputText) -> Result<Vec<RawObject<'_>>, IngestError> {
                 format!("expected a Kubernetes object: {e}"),
             )
         })?;
-        match (envelope.kind.as_deref(), envelope.items) {
-            (Some(kind), Some(items)) if kind.ends_with("List") => {
-                let item_kind = kind.strip_suffix("List").unwrap_or("");
-                for item in items {
-                    let source = at(input, index.line_of(offset_of(item)));
-                    if item_kind.is_empty() {
-                        out.push(RawObject {
-                            source,
-                            body: Body::Raw(item),
-                        });
-                    } else {
-                        // Typed API lists omit the items' kind: fill it in.
-                        let mut value: Value = serde_json::from_str(item.get()).map_err(|e| {
-                            IngestError::new(source.clone(), format!("invalid JSON: {e}"))
-                        })?;
-                        fill_item_type(
-                            &mut value,
-                            envelope.api_version.as_deref().unwrap_or("v1"),
-                            item_kind,
-                        );
-                        out.push(RawObject {
-                            source,
-                            body: Body::Value(value),
-                        });
-                    }
-                }
-            }
-            _ => out.push(RawObject {
+        if envelope
+            .kind
+            .as_deref()
+            .is_some_and(|k| k.ends_with("List"))
+            && envelope.items.is_some()
+        {
+            out.extend(list_items(input, &index, envelope)?);
+        } else {
+            out.push(RawObject {
                 source: at(input, line),
                 body: Body::Raw(doc),
-            }),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The items of a JSON `List`, each with its line; typed API lists (`PodList`) get their
+/// items' kind filled in.
+fn list_items<'a>(
+    input: &'a InputText,
+    index: &LineIndex,
+    envelope: JsonEnvelope<'a>,
+) -> Result<Vec<RawObject<'a>>, IngestError> {
+    let offset_of = |raw: &RawValue| raw.get().as_ptr() as usize - input.text.as_ptr() as usize;
+    let kind = envelope.kind.as_deref().unwrap_or("List");
+    let item_kind = kind.strip_suffix("List").unwrap_or("");
+    let mut out = Vec::new();
+    for item in envelope.items.unwrap_or_default() {
+        let source = at(input, index.line_of(offset_of(item)));
+        if item_kind.is_empty() {
+            out.push(RawObject {
+                source,
+                body: Body::Raw(item),
+            });
+        } else {
+            // Typed API lists omit the items' kind: fill it in.
+            let mut value: Value = serde_json::from_str(item.get())
+                .map_err(|e| IngestError::new(source.clone(), format!("invalid JSON: {e}")))?;
+            fill_item_type(
+                &mut value,
+                envelope.api_version.as_deref().unwrap_or("v1"),
+                item_kind,
+            );
+            out.push(RawObject {
+                source,
+                body: Body::Value(value),
+            });
         }
     }
     Ok(out)

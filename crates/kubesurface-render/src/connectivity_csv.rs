@@ -30,6 +30,7 @@ impl ConnectivityRenderer for CsvRenderer {
         out: &mut dyn Write,
         src: &str,
         dst: &str,
+        _verdict: u32,
         allowed: &PortSet,
     ) -> io::Result<()> {
         writeln!(

@@ -37,6 +37,7 @@ impl ConnectivityRenderer for DotRenderer {
         out: &mut dyn Write,
         src: &str,
         dst: &str,
+        _verdict: u32,
         allowed: &PortSet,
     ) -> io::Result<()> {
         for peer in [src, dst] {

@@ -56,8 +56,8 @@ fn write_string(out: &mut dyn Write, s: &str) -> io::Result<()> {
 #[derive(Default)]
 pub struct JsonRenderer {
     first: bool,
-    /// `allowed` objects already rendered: few distinct port sets, many pairs.
-    allowed: std::collections::HashMap<PortSet, String>,
+    /// `allowed` objects already rendered, by verdict id: few distinct, many pairs.
+    allowed: Vec<Option<String>>,
 }
 
 impl ConnectivityRenderer for JsonRenderer {
@@ -75,6 +75,7 @@ impl ConnectivityRenderer for JsonRenderer {
         out: &mut dyn Write,
         src: &str,
         dst: &str,
+        verdict: u32,
         allowed: &PortSet,
     ) -> io::Result<()> {
         if !self.first {
@@ -86,10 +87,12 @@ impl ConnectivityRenderer for JsonRenderer {
         out.write_all(b",\"dst\":")?;
         write_string(out, dst)?;
         out.write_all(b",\"allowed\":")?;
-        if !self.allowed.contains_key(allowed) {
-            self.allowed.insert(allowed.clone(), allowed_json(allowed));
+        let slot = verdict as usize;
+        if self.allowed.len() <= slot {
+            self.allowed.resize(slot + 1, None);
         }
-        out.write_all(self.allowed[allowed].as_bytes())?;
+        let text = self.allowed[slot].get_or_insert_with(|| allowed_json(allowed));
+        out.write_all(text.as_bytes())?;
         out.write_all(b"}")
     }
 

@@ -33,6 +33,7 @@ impl ConnectivityRenderer for MarkdownRenderer {
         out: &mut dyn Write,
         src: &str,
         dst: &str,
+        _verdict: u32,
         allowed: &PortSet,
     ) -> io::Result<()> {
         self.rows += 1;

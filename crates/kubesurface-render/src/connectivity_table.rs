@@ -41,6 +41,7 @@ impl ConnectivityRenderer for TableRenderer {
         out: &mut dyn Write,
         src: &str,
         dst: &str,
+        _verdict: u32,
         allowed: &PortSet,
     ) -> io::Result<()> {
         if self.current.as_deref() != Some(src) {

@@ -40,12 +40,13 @@ pub enum Format {
 pub trait ConnectivityRenderer {
     /// Called once before any connection.
     fn begin(&mut self, out: &mut dyn Write, granularity: Granularity) -> io::Result<()>;
-    /// One allowed pair.
+    /// One allowed pair. `verdict` is equal for equal port sets (for caching).
     fn connection(
         &mut self,
         out: &mut dyn Write,
         src: &str,
         dst: &str,
+        verdict: u32,
         allowed: &PortSet,
     ) -> io::Result<()>;
     /// Called once after the last connection.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use kubesurface_engine::Engine;
-use kubesurface_engine::connectivity::{Granularity, for_each_connection};
+use kubesurface_engine::connectivity::{Granularity, for_each_connection_with_ids};
 use kubesurface_render::{Format, connectivity_renderer};
 
 use super::common::{load, settings};
@@ -33,9 +33,9 @@ pub fn run(args: ConnectivityArgs) -> Result<ExitCode, String> {
     let mut out = BufWriter::with_capacity(1 << 16, stdout);
     let mut renderer = connectivity_renderer(format);
     let mut result = renderer.begin(&mut out, granularity);
-    let stats = for_each_connection(&engine, granularity, |src, dst, allowed| {
+    let stats = for_each_connection_with_ids(&engine, granularity, |src, dst, verdict, allowed| {
         if result.is_ok() {
-            result = renderer.connection(&mut out, src, dst, allowed);
+            result = renderer.connection(&mut out, src, dst, verdict, allowed);
         }
     });
     let result = result
@@ -62,5 +62,8 @@ pub fn run(args: ConnectivityArgs) -> Result<ExitCode, String> {
             start.elapsed()
         );
     }
+    // The process ends next: skip freeing a large model piece by piece (~0.3 s at 100k pods).
+    std::mem::forget(engine);
+    std::mem::forget(loaded);
     Ok(ExitCode::SUCCESS)
 }
