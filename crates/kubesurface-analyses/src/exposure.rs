@@ -118,6 +118,9 @@ const INTERNAL_LB_ANNOTATIONS: &[(&str, &[&str])] = &[
 /// The legacy annotation form of `spec.loadBalancerSourceRanges`.
 pub const SOURCE_RANGES_ANNOTATION: &str = "service.beta.kubernetes.io/load-balancer-source-ranges";
 
+/// The source of every verdict on a hostNetwork pod.
+const HOST_NETWORK_SOURCE: &str = "any (policies do not apply to hostNetwork pods)";
+
 /// The private ranges an internal load balancer is reachable from.
 const PRIVATE_RANGES: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 
@@ -213,10 +216,7 @@ impl Verdicts<'_, '_> {
         ranges: &[IpNet],
     ) -> (bool, String) {
         if self.cluster().endpoints[endpoint].host_network {
-            return (
-                true,
-                "any (policies do not apply to hostNetwork pods)".into(),
-            );
+            return (true, HOST_NETWORK_SOURCE.into());
         }
         match (
             service.external_traffic_policy.as_str(),
@@ -250,10 +250,7 @@ impl Verdicts<'_, '_> {
         ranges: &[IpNet],
     ) -> (bool, String) {
         if self.cluster().endpoints[endpoint].host_network {
-            return (
-                true,
-                "any (policies do not apply to hostNetwork pods)".into(),
-            );
+            return (true, HOST_NETWORK_SOURCE.into());
         }
         if controllers.endpoints.is_empty() {
             let why = format!("{}; assumed outside the cluster", controllers.description);
@@ -674,10 +671,7 @@ fn host_exposures(
                         .collect(),
                 };
                 let (admitted, source) = if e.host_network {
-                    (
-                        true,
-                        "any (policies do not apply to hostNetwork pods)".to_string(),
-                    )
+                    (true, HOST_NETWORK_SOURCE.to_string())
                 } else {
                     v.clients_verdict(
                         i,
@@ -714,7 +708,7 @@ fn host_exposures(
                         port: p.port,
                         protocol: p.protocol,
                         admitted: true,
-                        source: "any (policies do not apply to hostNetwork pods)".into(),
+                        source: HOST_NETWORK_SOURCE.into(),
                         object: obj.clone(),
                         location: location.clone(),
                         endpoint: i,

@@ -179,3 +179,25 @@ pub fn join_limited<I: IntoIterator<Item = String>>(items: I, max: usize) -> Str
     }
     format!("{} and {} more", items[..max].join(", "), items.len() - max)
 }
+
+/// Per namespace (pod-network endpoints only): every workload, and the endpoints whose class
+/// `open` says no policy isolates for the direction in question.
+pub fn unisolated_by_namespace<'c>(
+    ctx: &super::AuditContext<'c>,
+    open: impl Fn(usize) -> bool,
+) -> BTreeMap<&'c str, (std::collections::BTreeSet<String>, Vec<usize>)> {
+    let cluster = ctx.cluster();
+    let mut by_ns: BTreeMap<&str, (std::collections::BTreeSet<String>, Vec<usize>)> =
+        BTreeMap::new();
+    for (i, e) in cluster.endpoints.iter().enumerate() {
+        if e.host_network {
+            continue;
+        }
+        let entry = by_ns.entry(e.namespace.as_str()).or_default();
+        entry.0.insert(workload_object(e));
+        if open(ctx.engine.classes.class_of[i] as usize) {
+            entry.1.push(i);
+        }
+    }
+    by_ns
+}

@@ -1,8 +1,6 @@
 //! KS201: a namespace whose pods are not all isolated for ingress (no default-deny).
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use super::common::{SYSTEM_NAMESPACES, list, workload_object, workloads};
+use super::common::{SYSTEM_NAMESPACES, list, unisolated_by_namespace, workloads};
 use super::{AuditContext, Rule};
 use crate::findings::{Finding, Severity};
 
@@ -70,18 +68,7 @@ ingress rule with no `from`) and suppress the finding with a reason.
 fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
     let cluster = ctx.cluster();
     let engine = ctx.engine;
-    // Per namespace: every workload, and the endpoints no ingress policy isolates.
-    let mut by_ns: BTreeMap<&str, (BTreeSet<String>, Vec<usize>)> = BTreeMap::new();
-    for (i, e) in cluster.endpoints.iter().enumerate() {
-        if e.host_network {
-            continue;
-        }
-        let entry = by_ns.entry(e.namespace.as_str()).or_default();
-        entry.0.insert(workload_object(e));
-        if engine.ingress[engine.classes.class_of[i] as usize].is_none() {
-            entry.1.push(i);
-        }
-    }
+    let by_ns = unisolated_by_namespace(ctx, |c| engine.ingress[c].is_none());
     for (ns, (all, open)) in by_ns {
         if open.is_empty() {
             continue;

@@ -1,8 +1,6 @@
 //! KS202: pods that no NetworkPolicy isolates for egress, grouped per namespace.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use super::common::{SYSTEM_NAMESPACES, list, workload_object, workloads};
+use super::common::{SYSTEM_NAMESPACES, list, unisolated_by_namespace, workloads};
 use super::{AuditContext, Rule};
 use crate::findings::{Finding, Severity};
 
@@ -67,17 +65,7 @@ Check the result with KS305 (egress isolation that blocks DNS).
 fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
     let cluster = ctx.cluster();
     let engine = ctx.engine;
-    let mut by_ns: BTreeMap<&str, (BTreeSet<String>, Vec<usize>)> = BTreeMap::new();
-    for (i, e) in cluster.endpoints.iter().enumerate() {
-        if e.host_network {
-            continue;
-        }
-        let entry = by_ns.entry(e.namespace.as_str()).or_default();
-        entry.0.insert(workload_object(e));
-        if engine.egress[engine.classes.class_of[i] as usize].is_none() {
-            entry.1.push(i);
-        }
-    }
+    let by_ns = unisolated_by_namespace(ctx, |c| engine.egress[c].is_none());
     for (ns, (all, open)) in by_ns {
         if open.is_empty() {
             continue;
