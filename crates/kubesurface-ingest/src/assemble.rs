@@ -126,6 +126,19 @@ pub fn assemble(
                 if duplicate(&w.kind, &w.namespace, &w.meta.name, &w.source, &mut errors) {
                     continue;
                 }
+                if w.kind == "DaemonSet" {
+                    match w.meta.name.as_str() {
+                        "calico-node" => note_evidence(
+                            &mut cluster.cni_evidence,
+                            "calico",
+                            "DaemonSet calico-node",
+                        ),
+                        "cilium" => {
+                            note_evidence(&mut cluster.cni_evidence, "cilium", "DaemonSet cilium")
+                        }
+                        _ => {}
+                    }
+                }
                 workloads.insert(
                     (w.namespace.clone(), w.kind.clone(), w.meta.name.clone()),
                     *w,
@@ -200,7 +213,55 @@ pub fn assemble(
                     cluster.reference_grants.push(g);
                 }
             }
-            Parsed::Unknown(kind) => *cluster.unknown_kinds.entry(kind).or_default() += 1,
+            Parsed::Tiered(p) => {
+                let kind = format!("{} {}", p.dialect.family(), p.dialect.kind());
+                let ns = p.namespace.clone().unwrap_or_default();
+                if !duplicate(&kind, &ns, &p.name, &p.source, &mut errors) {
+                    note_evidence(&mut cluster.cni_evidence, p.dialect.family(), &kind);
+                    cluster.tiered_policies.push(*p);
+                }
+            }
+            Parsed::Tier(t) => {
+                let source = t.source.clone().unwrap_or_else(Source::implicit);
+                if !duplicate("Tier", "", &t.name, &source, &mut errors) {
+                    note_evidence(&mut cluster.cni_evidence, "calico", "Tier");
+                    cluster.tiers.push(t);
+                }
+            }
+            Parsed::ServiceAccount(sa) => {
+                let source = Source::implicit();
+                if !duplicate(
+                    "ServiceAccount",
+                    &sa.namespace,
+                    &sa.name,
+                    &source,
+                    &mut errors,
+                ) {
+                    cluster.service_accounts.push(sa);
+                }
+            }
+            Parsed::HostEndpoint(h) => {
+                if !duplicate("HostEndpoint", "", &h.name, &h.source, &mut errors) {
+                    note_evidence(&mut cluster.cni_evidence, "calico", "HostEndpoint");
+                    cluster.host_endpoints.push(*h);
+                }
+            }
+            Parsed::Crd { kind, name } => {
+                if name.ends_with(".projectcalico.org") {
+                    note_evidence(&mut cluster.cni_evidence, "calico", &format!("CRD {name}"));
+                } else if name.ends_with(".cilium.io") {
+                    note_evidence(&mut cluster.cni_evidence, "cilium", &format!("CRD {name}"));
+                }
+                *cluster.unknown_kinds.entry(kind).or_default() += 1;
+            }
+            Parsed::Unknown(kind) => {
+                if kind.contains("projectcalico.org/") {
+                    note_evidence(&mut cluster.cni_evidence, "calico", &kind);
+                } else if kind.starts_with("cilium.io/") {
+                    note_evidence(&mut cluster.cni_evidence, "cilium", &kind);
+                }
+                *cluster.unknown_kinds.entry(kind).or_default() += 1
+            }
         }
     }
 
@@ -280,6 +341,7 @@ pub fn assemble(
             scheduling: crate::convert::scheduling(&pod.pod.spec),
             workload_source: owner.map(|w| w.source.clone()),
             uid: meta.uid.clone().filter(|u| !u.is_empty()),
+            service_account: crate::convert::service_account(&pod.pod.spec),
             workload,
             namespace: pod.namespace,
         });
@@ -315,6 +377,7 @@ pub fn assemble(
             scheduling: w.scheduling.clone(),
             workload_source: Some(w.source.clone()),
             uid: None,
+            service_account: w.service_account.clone(),
         });
     }
 
@@ -347,8 +410,30 @@ pub fn assemble(
     cluster
         .services
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    cluster.tiered_policies.sort_by(|a, b| {
+        (a.dialect, &a.namespace, &a.name).cmp(&(b.dialect, &b.namespace, &b.name))
+    });
+    cluster.tiers.sort_by(|a, b| a.name.cmp(&b.name));
+    cluster
+        .service_accounts
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    cluster.host_endpoints.sort_by(|a, b| a.name.cmp(&b.name));
+    cluster.cni_evidence.calico.sort();
+    cluster.cni_evidence.cilium.sort();
     if let Some(first) = errors.into_iter().next() {
         return Err(first);
     }
     Ok(Loaded { cluster, warnings })
+}
+
+/// Records one piece of CNI evidence (each distinct description once).
+fn note_evidence(evidence: &mut kubesurface_model::CniEvidence, family: &str, what: &str) {
+    let list = match family {
+        "calico" => &mut evidence.calico,
+        "cilium" => &mut evidence.cilium,
+        _ => return,
+    };
+    if !list.iter().any(|w| w == what) {
+        list.push(what.to_string());
+    }
 }

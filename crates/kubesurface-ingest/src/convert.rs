@@ -415,6 +415,14 @@ pub fn service(
     })
 }
 
+/// The pod's service account (`serviceAccountName`, else the deprecated `serviceAccount`).
+pub fn service_account(spec: &types::PodSpec) -> Option<String> {
+    spec.service_account_name
+        .clone()
+        .or_else(|| spec.service_account.clone())
+        .filter(|s| !s.is_empty())
+}
+
 /// Where a pod may run: node selector, required node affinity, tolerations.
 pub fn scheduling(spec: &types::PodSpec) -> model::Scheduling {
     let requirement = |r: &types::NodeSelectorRequirement, field: bool| model::NodeRequirement {

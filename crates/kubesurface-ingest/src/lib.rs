@@ -7,6 +7,7 @@
 
 mod assemble;
 mod convert;
+mod dialects;
 mod document;
 mod error;
 mod input;

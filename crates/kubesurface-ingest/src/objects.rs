@@ -63,6 +63,21 @@ pub enum Parsed {
     Route(Box<model::Route>),
     /// A ReferenceGrant.
     ReferenceGrant(model::ReferenceGrant),
+    /// A policy of another dialect (admin, Calico, Cilium), normalized.
+    Tiered(Box<model::TieredPolicy>),
+    /// A Calico Tier.
+    Tier(model::PolicyTier),
+    /// A ServiceAccount.
+    ServiceAccount(model::ServiceAccount),
+    /// A Calico HostEndpoint.
+    HostEndpoint(Box<model::HostEndpoint>),
+    /// A CustomResourceDefinition: counted as an unknown kind, its name is CNI evidence.
+    Crd {
+        /// `apiVersion/kind`.
+        kind: String,
+        /// The CRD's name (`networkpolicies.projectcalico.org`).
+        name: String,
+    },
     /// Any other kind: `apiVersion/kind`, counted and reported.
     Unknown(String),
 }
@@ -90,10 +105,12 @@ pub struct WorkloadObject {
     pub node_name: Option<String>,
     pub ports: Vec<model::ContainerPort>,
     pub scheduling: model::Scheduling,
+    pub service_account: Option<String>,
     pub source: model::Source,
 }
 
-fn parse<T: DeserializeOwned>(body: &Body<'_>) -> Result<T, String> {
+/// Deserializes a body into a wire type, with the JSON path of the first error.
+pub(crate) fn parse<T: DeserializeOwned>(body: &Body<'_>) -> Result<T, String> {
     match body {
         Body::Value(v) => serde_path_to_error::deserialize(v).map_err(path_message),
         Body::Raw(raw) => {
@@ -172,7 +189,18 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
         ("", "Namespace" | "Node" | "Pod" | "Service" | "Endpoints" | "ReplicationController") => {
             true
         }
+        ("", "ServiceAccount") => true,
         ("networking.k8s.io" | "extensions", "NetworkPolicy") => true,
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => true,
+        (
+            "policy.networking.k8s.io",
+            "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" | "ClusterNetworkPolicy",
+        ) => true,
+        (
+            "projectcalico.org" | "crd.projectcalico.org",
+            "NetworkPolicy" | "GlobalNetworkPolicy" | "Tier" | "HostEndpoint",
+        ) => true,
+        ("cilium.io", "CiliumNetworkPolicy" | "CiliumClusterwideNetworkPolicy") => true,
         ("apps" | "extensions" | "batch", k) => WORKLOAD_KINDS.contains(&k),
         ("discovery.k8s.io", "EndpointSlice") => true,
         ("networking.k8s.io", "Ingress" | "IngressClass") => true,
@@ -190,7 +218,46 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
         return Err(fail("missing required field `metadata.name`".into()));
     }
     let source = raw.source.clone();
+    match group {
+        "policy.networking.k8s.io" => {
+            return crate::dialects::admin::classify(&kind, &header.api_version, &raw.body, source)
+                .map_err(fail);
+        }
+        "projectcalico.org" | "crd.projectcalico.org" => {
+            return crate::dialects::calico::classify(
+                &kind,
+                &header.api_version,
+                &raw.body,
+                &namespace,
+                source,
+            )
+            .map_err(fail);
+        }
+        "cilium.io" => {
+            return crate::dialects::cilium::classify(
+                &kind,
+                &header.api_version,
+                &raw.body,
+                &namespace,
+                source,
+            )
+            .map_err(fail);
+        }
+        _ => {}
+    }
     let parsed = match kind.as_str() {
+        "CustomResourceDefinition" => Parsed::Crd {
+            kind: format!("{}/{}", header.api_version, kind),
+            name: name.clone().unwrap_or_default(),
+        },
+        "ServiceAccount" => {
+            let sa: types::Namespace = parse(&raw.body).map_err(fail)?;
+            Parsed::ServiceAccount(model::ServiceAccount {
+                namespace,
+                name: sa.metadata.name,
+                labels: sa.metadata.labels,
+            })
+        }
         "Namespace" => {
             let ns: types::Namespace = parse(&raw.body).map_err(fail)?;
             Parsed::Namespace {
@@ -328,6 +395,7 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
                 annotations,
                 host_network: template.spec.host_network,
                 scheduling: convert::scheduling(&template.spec),
+                service_account: convert::service_account(&template.spec),
                 node_name: template.spec.node_name,
                 ports,
                 source,

@@ -134,6 +134,11 @@ pub struct PodSpec {
     pub affinity: Affinity,
     #[serde(default, deserialize_with = "nullable")]
     pub tolerations: Vec<Toleration>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub service_account_name: Option<String>,
+    /// Deprecated alias of `serviceAccountName`.
+    #[serde(default, deserialize_with = "nullable")]
+    pub service_account: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -193,6 +193,8 @@ pub struct Endpoint {
     /// `metadata.uid` of the Pod, when the input has it (live clusters and dumps do); what
     /// node socket reports name a pod by.
     pub uid: Option<String>,
+    /// `spec.serviceAccountName` (Calico service-account selectors), when set.
+    pub service_account: Option<String>,
 }
 
 impl Endpoint {
@@ -246,6 +248,16 @@ pub struct Cluster {
     pub reference_grants: Vec<ReferenceGrant>,
     /// Kinds read but not modelled, with their counts (`apiVersion/kind`).
     pub unknown_kinds: BTreeMap<String, usize>,
+    /// Policies of the other dialects (admin, Calico, Cilium), normalized.
+    pub tiered_policies: Vec<crate::TieredPolicy>,
+    /// Calico `Tier` objects (built-in tiers are implied).
+    pub tiers: Vec<crate::PolicyTier>,
+    /// ServiceAccounts.
+    pub service_accounts: Vec<crate::ServiceAccount>,
+    /// Calico HostEndpoints.
+    pub host_endpoints: Vec<crate::HostEndpoint>,
+    /// Evidence of a CNI in the input (for `--cni` auto-detection).
+    pub cni_evidence: crate::CniEvidence,
 }
 
 impl Cluster {

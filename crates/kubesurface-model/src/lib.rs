@@ -5,6 +5,7 @@
 //! read from so errors, findings and SARIF can point at a file and line.
 
 mod cluster;
+mod dialect;
 mod policy;
 mod port;
 mod routes;
@@ -14,6 +15,12 @@ mod service;
 pub use cluster::{
     Cluster, ContainerPort, Endpoint, METADATA_NAME_LABEL, Namespace, Node, NodeAddress,
     NodeRequirement, Scheduling, ServiceEndpoint, Source, Taint, Toleration, WorkloadRef,
+};
+pub use dialect::{
+    ADMIN_TIER, ADMIN_TIER_ORDER, Action, BASELINE_TIER, BASELINE_TIER_ORDER, Cni, CniEvidence,
+    DEFAULT_TIER, DEFAULT_TIER_ORDER, Dialect, Entity, HostEndpoint, KUBERNETES_POLICY_ORDER,
+    LabelExpr, NamespaceMatch, PodMatch, PolicyTier, ServiceAccount, ServiceAccountMatch, Subject,
+    TieredPeer, TieredPolicy, TieredRule,
 };
 pub use policy::{IpBlock, NetworkPolicy, Peer, PolicyPort, PolicyRule, PortSpec};
 pub use port::Protocol;
