@@ -82,6 +82,32 @@ pub struct Settings {
     /// `--ipblock-matches-pods` default.
     #[serde(default)]
     pub ipblock_matches_pods: Option<bool>,
+    /// `--cni` default: `generic`, `calico` or `cilium` (absent: detected from the input).
+    #[serde(default)]
+    pub cni: Option<CniName>,
+}
+
+/// A CNI name in the config file.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CniName {
+    /// Upstream semantics.
+    Generic,
+    /// Calico.
+    Calico,
+    /// Cilium.
+    Cilium,
+}
+
+impl CniName {
+    /// The model's value.
+    pub fn cni(self) -> kubesurface_model::Cni {
+        match self {
+            CniName::Generic => kubesurface_model::Cni::Generic,
+            CniName::Calico => kubesurface_model::Cni::Calico,
+            CniName::Cilium => kubesurface_model::Cni::Cilium,
+        }
+    }
 }
 
 /// The whole config file.

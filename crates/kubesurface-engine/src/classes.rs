@@ -44,10 +44,26 @@ pub struct EndpointClass {
     pub named_ports: Vec<NamedPort>,
     /// Address knowledge.
     pub address: ClassAddress,
+    /// The node of a hostNetwork endpoint, when node identity matters (policies with node
+    /// subjects or peers); else `None`.
+    pub node: Option<String>,
+    /// The service account, when policies select by service account; else `None`.
+    pub service_account: Option<String>,
     /// `hostNetwork: true`: policies never select it and selectors never match it.
     pub host_network: bool,
     /// Indices into `Cluster::endpoints`, ascending.
     pub members: Vec<u32>,
+}
+
+/// What, beyond NetworkPolicy v1's needs, classes must tell apart.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClassKeys {
+    /// The IP atoms of addresses (ipBlocks or CIDR peers match pod addresses).
+    pub addresses: bool,
+    /// The node of hostNetwork endpoints (node subjects and peers).
+    pub host_nodes: bool,
+    /// The service account (Calico service-account selectors).
+    pub service_accounts: bool,
 }
 
 /// The classes of a cluster and each endpoint's class.
@@ -62,7 +78,28 @@ pub struct Classes {
 impl Classes {
     /// Groups the cluster's endpoints.
     pub fn build(cluster: &Cluster, atoms: &IpAtoms, ipblock_matches_pods: bool) -> Self {
-        type Key = (String, Labels, Vec<NamedPort>, ClassAddress, bool);
+        Self::build_with(
+            cluster,
+            atoms,
+            ClassKeys {
+                addresses: ipblock_matches_pods,
+                ..ClassKeys::default()
+            },
+        )
+    }
+
+    /// Builds the classes, distinguishing what `keys` asks for.
+    pub fn build_with(cluster: &Cluster, atoms: &IpAtoms, keys: ClassKeys) -> Self {
+        let ipblock_matches_pods = keys.addresses;
+        type Key = (
+            String,
+            Labels,
+            Vec<NamedPort>,
+            ClassAddress,
+            bool,
+            Option<String>,
+            Option<String>,
+        );
         let mut index: HashMap<Key, u32> = HashMap::new();
         let mut classes: Vec<EndpointClass> = Vec::new();
         let mut class_of = Vec::with_capacity(cluster.endpoints.len());
@@ -96,6 +133,16 @@ impl Classes {
                 named_ports,
                 address,
                 e.host_network,
+                e.node.clone().filter(|_| keys.host_nodes && e.host_network),
+                if keys.service_accounts {
+                    Some(
+                        e.service_account
+                            .clone()
+                            .unwrap_or_else(|| "default".into()),
+                    )
+                } else {
+                    None
+                },
             );
             let id = *index.entry(key).or_insert_with_key(|k| {
                 classes.push(EndpointClass {
@@ -104,6 +151,8 @@ impl Classes {
                     named_ports: k.2.clone(),
                     address: k.3.clone(),
                     host_network: k.4,
+                    node: k.5.clone(),
+                    service_account: k.6.clone(),
                     members: Vec::new(),
                 });
                 (classes.len() - 1) as u32

@@ -7,10 +7,11 @@ use kubesurface_model::{Cluster, Peer};
 use rayon::prelude::*;
 
 use crate::atoms::{Family, IpAtoms};
-use crate::classes::{Classes, EndpointClass};
+use crate::classes::{ClassKeys, Classes, EndpointClass};
 use crate::compile::{CompiledRule, Direction, PeerUniverse, RulePorts, selects};
 use crate::portset::PortSet;
 use crate::settings::Settings;
+use crate::tiered::{Step, Tiered};
 
 /// A peer: an endpoint class (`< class_count`) or an external atom.
 pub type PeerId = u32;
@@ -33,6 +34,9 @@ pub struct Engine<'c> {
     pub ingress: Vec<Option<Vec<u32>>>,
     /// Per class: `None` when no policy isolates it for egress, else its egress rules.
     pub egress: Vec<Option<Vec<u32>>>,
+    /// The policy dialects (admin, Calico, Cilium): per peer and direction, the plan that
+    /// replaces the NetworkPolicy v1 verdict when a dialect policy selects the peer.
+    pub tiered: Tiered,
 }
 
 impl<'c> Engine<'c> {
@@ -48,8 +52,13 @@ impl<'c> Engine<'c> {
                 Peer::Pods { .. } => None,
             })
             .collect();
-        let atoms = IpAtoms::new(blocks.iter().copied());
-        let uses_v6 = blocks.iter().any(|b| b.cidr.addr().is_ipv6())
+        let needs = crate::tiered::needs(cluster, &settings);
+        let atoms = IpAtoms::new(blocks.iter().copied().chain(&needs.blocks));
+        let uses_v6 = blocks
+            .iter()
+            .copied()
+            .chain(&needs.blocks)
+            .any(|b| b.cidr.addr().is_ipv6())
             || cluster
                 .endpoints
                 .iter()
@@ -59,7 +68,15 @@ impl<'c> Engine<'c> {
         if uses_v6 {
             external.extend(atoms.family_ids(Family::V6));
         }
-        let classes = Classes::build(cluster, &atoms, settings.ipblock_matches_pods);
+        let classes = Classes::build_with(
+            cluster,
+            &atoms,
+            ClassKeys {
+                addresses: settings.ipblock_matches_pods || needs.addresses,
+                host_nodes: needs.host_nodes,
+                service_accounts: needs.service_accounts,
+            },
+        );
 
         let mut by_namespace: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         for (i, c) in classes.classes.iter().enumerate() {
@@ -131,6 +148,7 @@ impl<'c> Engine<'c> {
                 }
             }
         }
+        let tiered = crate::tiered::compile(&universe, &settings, &ingress, &egress);
         Engine {
             cluster,
             settings,
@@ -140,6 +158,7 @@ impl<'c> Engine<'c> {
             rules,
             ingress,
             egress,
+            tiered,
         }
     }
 
@@ -161,6 +180,20 @@ impl<'c> Engine<'c> {
 
     /// What the destination's ingress side admits from `src`.
     pub fn ingress_allowed(&self, dst: PeerId, src: PeerId) -> PortSet {
+        if let Some(plan) = self.tiered.ingress[dst as usize] {
+            let d = self.class(dst);
+            let named = d.map(|c| c.named_ports.as_slice());
+            return crate::tiered::evaluate(
+                &self.tiered,
+                &self.tiered.plans[plan as usize],
+                |step| match step {
+                    Step::NetworkPolicy => {
+                        self.union_of(self.ingress[dst as usize].as_deref(), src, d)
+                    }
+                    Step::Rule(r) => self.tiered_rule_ports(r, src, named),
+                },
+            );
+        }
         let Some(d) = self.class(dst) else {
             return PortSet::full(); // outside the cluster: no policy applies
         };
@@ -172,6 +205,20 @@ impl<'c> Engine<'c> {
 
     /// What the source's egress side admits towards `dst`.
     pub fn egress_allowed(&self, src: PeerId, dst: PeerId) -> PortSet {
+        if let Some(plan) = self.tiered.egress[src as usize] {
+            let d = self.class(dst);
+            let named = d.map(|c| c.named_ports.as_slice());
+            return crate::tiered::evaluate(
+                &self.tiered,
+                &self.tiered.plans[plan as usize],
+                |step| match step {
+                    Step::NetworkPolicy => {
+                        self.union_of(self.egress[src as usize].as_deref(), dst, d)
+                    }
+                    Step::Rule(r) => self.tiered_rule_ports(r, dst, named),
+                },
+            );
+        }
         let Some(s) = self.class(src) else {
             return PortSet::full();
         };
@@ -179,6 +226,22 @@ impl<'c> Engine<'c> {
             return PortSet::full();
         }
         self.union_of(self.egress[src as usize].as_deref(), dst, self.class(dst))
+    }
+
+    /// The ports dialect rule `r` matches towards `peer` (empty when its peers do not
+    /// match); named ports resolve on the destination.
+    fn tiered_rule_ports(
+        &self,
+        r: u32,
+        peer: PeerId,
+        dst_named: Option<&[crate::classes::NamedPort]>,
+    ) -> PortSet {
+        let rule = &self.tiered.rules[r as usize];
+        if rule.peers.contains(peer as usize) {
+            rule.resolve(dst_named)
+        } else {
+            PortSet::empty()
+        }
     }
 
     fn union_of(

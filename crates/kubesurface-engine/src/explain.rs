@@ -68,9 +68,39 @@ pub struct SideTrail {
     pub allowed: bool,
     /// Why, in one sentence.
     pub reason: String,
-    /// The policies that isolate the pod for this direction (empty when not isolated).
+    /// The NetworkPolicies that isolate the pod for this direction (empty when not isolated).
     pub policies: Vec<PolicyTrail>,
+    /// When dialect policies (admin, Calico, Cilium) select the pod for this direction:
+    /// every step evaluated, in order, up to the one that decided.
+    pub steps: Vec<StepTrail>,
 }
+
+/// One step of a tiered evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepTrail {
+    /// Tier name.
+    pub tier: String,
+    /// The policy's order (priority) within the tier; `None` = unset (last).
+    pub order: Option<f64>,
+    /// `Kind ns/name`, or `NetworkPolicy` for the Kubernetes NetworkPolicies as one step,
+    /// or `end of tier` for the tier's default action.
+    pub policy: String,
+    /// `file:line`.
+    pub location: String,
+    /// The rule: `ingress[0]` (and its name, when it has one).
+    pub rule: String,
+    /// `Allow`, `Deny`, `Pass` or `Log`.
+    pub action: String,
+    /// The peer clause.
+    pub peer: Match,
+    /// The port clause.
+    pub port: Match,
+    /// This step decided the side (or, for `Pass`, left the tier).
+    pub decided: bool,
+}
+
+// Orders are finite numbers from validated input (never NaN), so equality is reflexive.
+impl Eq for StepTrail {}
 
 /// The verdict for one (source, destination, port, protocol) and its trail.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,9 +117,9 @@ pub struct Explanation {
     pub assumptions: Vec<String>,
 }
 
-struct Ctx<'a> {
-    cluster: &'a Cluster,
-    settings: Settings,
+pub(crate) struct Ctx<'a> {
+    pub(crate) cluster: &'a Cluster,
+    pub(crate) settings: Settings,
 }
 
 fn selector_text(s: &LabelSelector) -> String {
@@ -114,7 +144,7 @@ fn selector_text(s: &LabelSelector) -> String {
 }
 
 impl Ctx<'_> {
-    fn name(&self, p: &PeerRef) -> String {
+    pub(crate) fn name(&self, p: &PeerRef) -> String {
         match p {
             PeerRef::Endpoint(i) => self.cluster.endpoints[*i].display_name(),
             PeerRef::Address(ip) => format!("ext:{ip}"),
@@ -122,7 +152,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn addresses(&self, p: &PeerRef) -> Option<Vec<IpAddr>> {
+    pub(crate) fn addresses(&self, p: &PeerRef) -> Option<Vec<IpAddr>> {
         match p {
             PeerRef::Endpoint(i) => {
                 let e = &self.cluster.endpoints[*i];
@@ -278,13 +308,26 @@ impl Ctx<'_> {
         port: u16,
         protocol: Protocol,
     ) -> Match {
-        if rule.ports.is_empty() {
+        ports_match(self.cluster, &rule.ports, dst, port, protocol)
+    }
+}
+
+/// Whether `port/protocol` to `dst` is among `ports` (empty = every port), and why.
+pub(crate) fn ports_match(
+    cluster: &Cluster,
+    ports: &[kubesurface_model::PolicyPort],
+    dst: &PeerRef,
+    port: u16,
+    protocol: Protocol,
+) -> Match {
+    {
+        if ports.is_empty() {
             return Match {
                 matched: true,
                 why: "no ports listed: every port".into(),
             };
         }
-        for p in &rule.ports {
+        for p in ports {
             if p.protocol != protocol {
                 continue;
             }
@@ -307,7 +350,7 @@ impl Ctx<'_> {
                 }
                 PortSpec::Named(name) => {
                     if let PeerRef::Endpoint(i) = dst {
-                        let e = &self.cluster.endpoints[*i];
+                        let e = &cluster.endpoints[*i];
                         if e.ports.iter().any(|c| {
                             c.name.as_deref() == Some(name)
                                 && c.protocol == protocol
@@ -326,8 +369,7 @@ impl Ctx<'_> {
                 PortSpec::Range(..) => {}
             }
         }
-        let listed: Vec<String> = rule
-            .ports
+        let listed: Vec<String> = ports
             .iter()
             .map(|p| match &p.port {
                 PortSpec::All => format!("{} all", p.protocol),
@@ -341,7 +383,9 @@ impl Ctx<'_> {
             why: format!("{protocol} {port} not among {}", listed.join(", ")),
         }
     }
+}
 
+impl Ctx<'_> {
     fn side(
         &self,
         pod: &PeerRef,
@@ -360,6 +404,7 @@ impl Ctx<'_> {
                     self.name(pod)
                 ),
                 policies: vec![],
+                steps: vec![],
             };
         };
         let e: &Endpoint = &self.cluster.endpoints[*i];
@@ -371,6 +416,7 @@ impl Ctx<'_> {
                     e.display_name()
                 ),
                 policies: vec![],
+                steps: vec![],
             };
         }
         let mut policies = Vec::new();
@@ -441,6 +487,7 @@ impl Ctx<'_> {
                     e.display_name()
                 ),
                 policies,
+                steps: vec![],
             };
         }
         let allowed = policies.iter().any(|p| p.admits);
@@ -462,6 +509,7 @@ impl Ctx<'_> {
             allowed,
             reason,
             policies,
+            steps: vec![],
         }
     }
 }
@@ -500,8 +548,19 @@ pub fn explain(
         },
         settings.ipblock_matches_pods
     )];
-    let egress = ctx.side(src, dst, dst, port, protocol, false);
-    let ingress = ctx.side(dst, src, dst, port, protocol, true);
+    assumptions.push(format!(
+        "CNI {} (--cni {})",
+        settings.cni.as_str(),
+        settings.cni.as_str()
+    ));
+    let side = |pod: &PeerRef, other: &PeerRef, ingress: bool| {
+        let v1 = ctx.side(pod, other, dst, port, protocol, ingress);
+        crate::explain_tiered::side(
+            cluster, settings, v1, pod, other, dst, port, protocol, ingress,
+        )
+    };
+    let egress = side(src, dst, false);
+    let ingress = side(dst, src, true);
     if src == dst {
         return Explanation {
             allowed: true,

@@ -12,11 +12,13 @@ pub mod compile;
 pub mod connectivity;
 mod engine;
 pub mod explain;
+mod explain_tiered;
 pub mod matrix;
 pub mod portset;
 pub mod selector;
 mod settings;
+pub mod tiered;
 
 pub use engine::{Engine, PeerId};
 pub use portset::{PortSet, RangeSet};
-pub use settings::Settings;
+pub use settings::{Settings, detect_cni};

@@ -13,12 +13,13 @@
 
 use std::collections::HashMap;
 
-use kubesurface_model::Protocol;
+use kubesurface_model::{Action, Protocol};
 use rayon::prelude::*;
 
 use crate::compile::{Direction, RulePorts};
 use crate::engine::{Engine, PeerId};
 use crate::portset::{MAX_PORT, PortSet};
+use crate::tiered::Step;
 
 /// An interned verdict.
 pub type VerdictId = u32;
@@ -125,6 +126,14 @@ pub struct Matrix<'e, 'c> {
     /// Per destination signature: its ingress side is open (external, hostNetwork, or not
     /// isolated).
     dst_open: Vec<bool>,
+    /// Per dialect rule: its port mask when it has no named ports.
+    tiered_masks: Vec<Vec<u64>>,
+    /// Per dialect rule with named ports: named-port signature → resolved mask.
+    tiered_named_masks: HashMap<(u32, u32), Vec<u64>>,
+    /// Per destination signature: its dialect ingress plan.
+    dst_plan: Vec<Option<u32>>,
+    /// Per source signature: its dialect egress plan.
+    src_plan: Vec<Option<u32>>,
     /// Distinct verdicts, `EMPTY` and `FULL` first.
     table: Vec<Vec<u64>>,
     index: HashMap<Vec<u64>, VerdictId>,
@@ -166,10 +175,24 @@ impl<'e, 'c> Matrix<'e, 'c> {
         for r in &engine.rules {
             cut_rule(&r.ports, &mut cuts);
         }
+        let tiered = &engine.tiered;
+        for r in &tiered.rules {
+            cut_rule(&r.ports, &mut cuts);
+            if let Some(not) = &r.not_ports {
+                cut_rule(not, &mut cuts);
+            }
+        }
         let named_rules: Vec<u32> = (0..engine.rules.len() as u32)
             .filter(|&r| !engine.rules[r as usize].ports.named.is_empty())
             .collect();
-        if !named_rules.is_empty() {
+        let tiered_named_rules: Vec<u32> = (0..tiered.rules.len() as u32)
+            .filter(|&r| {
+                let rule = &tiered.rules[r as usize];
+                !rule.ports.named.is_empty()
+                    || rule.not_ports.as_ref().is_some_and(|n| !n.named.is_empty())
+            })
+            .collect();
+        if !named_rules.is_empty() || !tiered_named_rules.is_empty() {
             for sig in &sig_ports {
                 for np in sig.iter() {
                     cuts[np.protocol.index()].extend([u32::from(np.port), u32::from(np.port) + 1]);
@@ -191,6 +214,31 @@ impl<'e, 'c> Matrix<'e, 'c> {
             }
         }
 
+        let tiered_masks: Vec<Vec<u64>> = tiered
+            .rules
+            .iter()
+            .map(|r| atoms.mask_of(&r.resolve(None)))
+            .collect();
+        let mut tiered_named_masks = HashMap::new();
+        for &r in &tiered_named_rules {
+            for (sig, ports) in sig_ports.iter().enumerate() {
+                let set = tiered.rules[r as usize].resolve(Some(ports));
+                tiered_named_masks.insert((r, sig as u32), atoms.mask_of(&set));
+            }
+        }
+        // Which dialect rules admit each peer.
+        let mut t_in_members: Vec<Vec<u32>> = vec![Vec::new(); peers];
+        let mut t_eg_members: Vec<Vec<u32>> = vec![Vec::new(); peers];
+        for (r, rule) in tiered.rules.iter().enumerate() {
+            let members = match rule.direction {
+                Direction::Ingress => &mut t_in_members,
+                Direction::Egress => &mut t_eg_members,
+            };
+            for p in rule.peers.ones() {
+                members[p].push(r as u32);
+            }
+        }
+
         // Which rules admit each peer.
         let mut in_members: Vec<Vec<u32>> = vec![Vec::new(); peers];
         let mut eg_members: Vec<Vec<u32>> = vec![Vec::new(); peers];
@@ -205,8 +253,23 @@ impl<'e, 'c> Matrix<'e, 'c> {
         }
 
         let class_count = classes.len();
-        type SrcKey<'a> = (bool, bool, Option<&'a [u32]>, &'a [u32]);
-        type DstKey<'a> = (bool, bool, Option<&'a [u32]>, u32, &'a [u32]);
+        type SrcKey<'a> = (
+            bool,
+            bool,
+            Option<&'a [u32]>,
+            &'a [u32],
+            Option<u32>,
+            &'a [u32],
+        );
+        type DstKey<'a> = (
+            bool,
+            bool,
+            Option<&'a [u32]>,
+            u32,
+            &'a [u32],
+            Option<u32>,
+            &'a [u32],
+        );
         let mut src_index: HashMap<SrcKey<'_>, u32> = HashMap::new();
         let mut dst_index: HashMap<DstKey<'_>, u32> = HashMap::new();
         let (mut src_sig, mut dst_sig) = (vec![0u32; peers], vec![0u32; peers]);
@@ -224,13 +287,28 @@ impl<'e, 'c> Matrix<'e, 'c> {
             } else {
                 engine.ingress[p].as_deref()
             };
-            let sk: SrcKey<'_> = (ext, host, egress, &in_members[p]);
+            let sk: SrcKey<'_> = (
+                ext,
+                host,
+                egress,
+                &in_members[p],
+                tiered.egress[p],
+                &t_in_members[p],
+            );
             let next = src_rep.len() as u32;
             src_sig[p] = *src_index.entry(sk).or_insert_with(|| {
                 src_rep.push(p as PeerId);
                 next
             });
-            let dk: DstKey<'_> = (ext, host, ingress, named_sig[p], &eg_members[p]);
+            let dk: DstKey<'_> = (
+                ext,
+                host,
+                ingress,
+                named_sig[p],
+                &eg_members[p],
+                tiered.ingress[p],
+                &t_eg_members[p],
+            );
             let next = dst_rep.len() as u32;
             dst_sig[p] = *dst_index.entry(dk).or_insert_with(|| {
                 dst_rep.push(p as PeerId);
@@ -263,6 +341,11 @@ impl<'e, 'c> Matrix<'e, 'c> {
             .map(|&p| in_members[p as usize].clone())
             .collect();
 
+        let dst_plan = dst_rep
+            .iter()
+            .map(|&p| tiered.ingress[p as usize])
+            .collect();
+        let src_plan = src_rep.iter().map(|&p| tiered.egress[p as usize]).collect();
         let mut full = vec![0u64; words];
         for p in Protocol::ALL {
             atoms.set_range(&mut full, p, 1, MAX_PORT);
@@ -284,6 +367,10 @@ impl<'e, 'c> Matrix<'e, 'c> {
             egress_targets,
             src_in_members,
             dst_open,
+            tiered_masks,
+            tiered_named_masks,
+            dst_plan,
+            src_plan,
             table: vec![empty, full],
             index,
         }
@@ -340,6 +427,27 @@ impl<'e, 'c> Matrix<'e, 'c> {
                 }
             }
         }
+        // Destinations a dialect policy selects for ingress: their tiers decide.
+        let mut scratch = vec![0u64; words];
+        for (ds, plan) in self.dst_plan.iter().enumerate() {
+            let Some(plan) = plan else { continue };
+            let dst = self.dst_rep[ds];
+            let out = &mut row[ds * words..(ds + 1) * words];
+            self.evaluate_mask(*plan, out, &mut scratch, |step, m| match step {
+                Step::NetworkPolicy => {
+                    for &r in e.ingress[dst as usize].as_deref().unwrap_or_default() {
+                        if e.rules[r as usize].peers.contains(src) {
+                            or_into(m, self.rule_mask(r, dst));
+                        }
+                    }
+                }
+                Step::Rule(r) => {
+                    if e.tiered.rules[r as usize].peers.contains(src) {
+                        or_into(m, self.tiered_mask(r, dst));
+                    }
+                }
+            });
+        }
         if src_ext {
             // Outside to outside is not the cluster's traffic.
             for (ds, &p) in self.dst_rep.iter().enumerate() {
@@ -347,9 +455,32 @@ impl<'e, 'c> Matrix<'e, 'c> {
                     row[ds * words..(ds + 1) * words].fill(0);
                 }
             }
+        }
+        // A source a dialect policy selects for egress: its tiers decide.
+        if let Some(plan) = self.src_plan[ss as usize] {
+            for (ds, &dst) in self.dst_rep.iter().enumerate() {
+                let out = &mut egress[ds * words..(ds + 1) * words];
+                self.evaluate_mask(plan, out, &mut scratch, |step, m| match step {
+                    Step::NetworkPolicy => {
+                        for &r in e.egress[src].as_deref().unwrap_or_default() {
+                            if e.rules[r as usize].peers.contains(dst as usize) {
+                                or_into(m, self.rule_mask(r, dst));
+                            }
+                        }
+                    }
+                    Step::Rule(r) => {
+                        if e.tiered.rules[r as usize].peers.contains(dst as usize) {
+                            or_into(m, self.tiered_mask(r, dst));
+                        }
+                    }
+                });
+            }
+            for (o, m) in row.iter_mut().zip(egress.iter()) {
+                *o &= m;
+            }
             return;
         }
-        if e.classes.classes[src].host_network {
+        if src_ext || e.classes.classes[src].host_network {
             return;
         }
         let Some(rules) = e.egress[src].as_deref() else {
@@ -375,6 +506,68 @@ impl<'e, 'c> Matrix<'e, 'c> {
         for (o, m) in row.iter_mut().zip(egress.iter()) {
             *o &= m;
         }
+    }
+
+    fn tiered_mask(&self, rule: u32, dst: PeerId) -> &[u64] {
+        match self
+            .tiered_named_masks
+            .get(&(rule, self.named_sig[dst as usize]))
+        {
+            Some(m) => m,
+            None => &self.tiered_masks[rule as usize],
+        }
+    }
+
+    /// Evaluates a dialect plan into `out`; `step_mask(step, m)` ORs into the zeroed `m`
+    /// the ports the step matches for this pair.
+    fn evaluate_mask(
+        &self,
+        plan: u32,
+        out: &mut [u64],
+        m: &mut [u64],
+        mut step_mask: impl FnMut(Step, &mut [u64]),
+    ) {
+        let tiered = &self.engine.tiered;
+        let plan = &tiered.plans[plan as usize];
+        let words = self.words;
+        let mut undecided = self.table[FULL as usize].clone();
+        let mut passed = vec![0u64; words];
+        out.fill(0); // allowed
+        for tier in &plan.tiers {
+            passed.fill(0);
+            for &step in &tier.steps {
+                let action = match step {
+                    Step::NetworkPolicy => Action::Allow,
+                    Step::Rule(r) => tiered.rules[r as usize].action,
+                };
+                if action == Action::Log {
+                    continue;
+                }
+                m.fill(0);
+                step_mask(step, m);
+                let mut any = 0;
+                for (x, u) in m.iter_mut().zip(&undecided) {
+                    *x &= u;
+                    any |= *x;
+                }
+                if any == 0 {
+                    continue;
+                }
+                for (u, x) in undecided.iter_mut().zip(m.iter()) {
+                    *u &= !x;
+                }
+                match action {
+                    Action::Allow => or_into(out, m),
+                    Action::Pass => or_into(&mut passed, m),
+                    Action::Deny | Action::Log => {}
+                }
+            }
+            if tier.isolates && tiered.tiers[tier.tier as usize].default_action == Action::Deny {
+                undecided.fill(0);
+            }
+            or_into(&mut undecided, &passed);
+        }
+        or_into(out, &undecided);
     }
 
     /// Rows for these source signatures: for each, the verdict id per destination
@@ -467,6 +660,12 @@ impl<'e, 'c> Matrix<'e, 'c> {
     /// Number of distinct verdicts so far.
     pub fn distinct(&self) -> usize {
         self.table.len()
+    }
+}
+
+fn or_into(out: &mut [u64], mask: &[u64]) {
+    for (o, m) in out.iter_mut().zip(mask) {
+        *o |= m;
     }
 }
 

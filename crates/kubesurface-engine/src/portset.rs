@@ -93,6 +93,36 @@ impl RangeSet {
         }
         RangeSet(out)
     }
+
+    /// The ports of `self` not in `other`.
+    pub fn difference(&self, other: &RangeSet) -> RangeSet {
+        let mut out = Vec::new();
+        let mut j = 0;
+        for &(lo, hi) in &self.0 {
+            let mut start = u32::from(lo);
+            let end = u32::from(hi);
+            while j < other.0.len() && u32::from(other.0[j].1) < start {
+                j += 1;
+            }
+            let mut k = j;
+            while start <= end {
+                match other.0.get(k) {
+                    Some(&(b_lo, b_hi)) if u32::from(b_lo) <= end => {
+                        if u32::from(b_lo) > start {
+                            out.push((start as u16, b_lo - 1));
+                        }
+                        start = start.max(u32::from(b_hi) + 1);
+                        k += 1;
+                    }
+                    _ => {
+                        out.push((start as u16, end as u16));
+                        break;
+                    }
+                }
+            }
+        }
+        RangeSet(out)
+    }
 }
 
 /// Allowed ports for TCP, UDP and SCTP.
@@ -157,6 +187,15 @@ impl PortSet {
             self.0[2].intersect(&other.0[2]),
         ])
     }
+
+    /// What `self` allows and `other` does not.
+    pub fn difference(&self, other: &PortSet) -> PortSet {
+        PortSet([
+            self.0[0].difference(&other.0[0]),
+            self.0[1].difference(&other.0[1]),
+            self.0[2].difference(&other.0[2]),
+        ])
+    }
 }
 
 impl fmt::Display for PortSet {
@@ -217,6 +256,36 @@ mod tests {
         assert!(r.is_empty());
         r.insert(0, 65535);
         assert!(r.is_full());
+    }
+
+    #[test]
+    fn difference_agrees_with_port_by_port() {
+        let sets = [
+            vec![],
+            vec![(1, 65535)],
+            vec![(1, 10), (20, 30), (65530, 65535)],
+            vec![(5, 25)],
+            vec![(10, 20), (30, 30)],
+            vec![(1, 1), (65535, 65535)],
+        ];
+        for a in &sets {
+            for b in &sets {
+                let (mut x, mut y) = (RangeSet::default(), RangeSet::default());
+                a.iter().for_each(|&(lo, hi)| x.insert(lo, hi));
+                b.iter().for_each(|&(lo, hi)| y.insert(lo, hi));
+                let d = x.difference(&y);
+                for port in 1..=MAX_PORT {
+                    assert_eq!(
+                        d.contains(port),
+                        x.contains(port) && !y.contains(port),
+                        "{a:?} - {b:?} at {port}"
+                    );
+                }
+                let mut merged = d.clone();
+                merged.normalize();
+                assert_eq!(merged, d, "sorted and merged");
+            }
+        }
     }
 
     #[test]

@@ -70,6 +70,7 @@ fn explain_agrees_with_the_matrix_on_the_openstack_example() {
         "examples/openstack",
         Settings {
             ipblock_matches_pods: false,
+            ..Settings::default()
         },
     );
 }

@@ -873,7 +873,10 @@ proptest! {
     #[test]
     fn engine_agrees_with_naive_reference((cluster, random_ips) in cluster_strategy()) {
         for matches_pods in [true, false] {
-            let settings = Settings { ipblock_matches_pods: matches_pods };
+            let settings = Settings {
+                ipblock_matches_pods: matches_pods,
+                ..Settings::default()
+            };
             let diffs = compare(&cluster, settings, &random_ips);
             prop_assert!(
                 diffs.is_empty(),
@@ -1038,6 +1041,7 @@ mod cases {
     pub fn upstream() -> Settings {
         Settings {
             ipblock_matches_pods: true,
+            ..Settings::default()
         }
     }
 
@@ -1351,6 +1355,7 @@ fn ip_block_except_and_pod_ip_setting() {
     expect(&c, upstream(), "a/unknown", "a/d", TCP, 80, false);
     let cilium = Settings {
         ipblock_matches_pods: false,
+        ..Settings::default()
     };
     expect(&c, cilium, "a/in", "a/d", TCP, 80, false);
     expect(&c, cilium, "a/out", "a/d", TCP, 80, false);

@@ -267,6 +267,7 @@ pub enum Entity {
 
 /// One peer of a rule (the other end of the connection). A rule's peers are ORed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(clippy::large_enum_variant)] // few per rule; boxing would only add indirection
 pub enum TieredPeer {
     /// Anything at all: every pod, node and address.
     All,

@@ -74,6 +74,11 @@ pub struct DiffArgs {
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
     pub ipblock_matches_pods: Option<bool>,
 
+    /// Whose semantics apply (as for `connectivity`; default: the config file's
+    /// `settings.cni`, else detected from NEW).
+    #[arg(long, value_enum)]
+    pub cni: Option<CniArg>,
+
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = DiffFormat::Table)]
     pub output: DiffFormat,
@@ -295,8 +300,38 @@ pub struct InputArgs {
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
     pub ipblock_matches_pods: Option<bool>,
 
+    /// Whose semantics apply: which policy dialects are enforced (admin policies under
+    /// generic and calico, Calico's under calico, Cilium's under cilium) and where CNIs
+    /// differ on NetworkPolicy (ipBlocks match pod addresses except under cilium).
+    /// Default: the config file's `settings.cni`, else detected from the input's Calico or
+    /// Cilium objects, else generic.
+    #[arg(long, value_enum)]
+    pub cni: Option<CniArg>,
+
     #[command(flatten)]
     pub live: LiveArgs,
+}
+
+/// `--cni`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CniArg {
+    /// Upstream NetworkPolicy semantics, admin policies honoured.
+    Generic,
+    /// Calico: its policies and tiers, admin policies, ipBlocks match pods.
+    Calico,
+    /// Cilium: its policies; ipBlocks and CIDR rules never match pods.
+    Cilium,
+}
+
+impl CniArg {
+    /// The model's value.
+    pub fn cni(self) -> kubesurface_model::Cni {
+        match self {
+            CniArg::Generic => kubesurface_model::Cni::Generic,
+            CniArg::Calico => kubesurface_model::Cni::Calico,
+            CniArg::Cilium => kubesurface_model::Cni::Cilium,
+        }
+    }
 }
 
 /// Reading a live cluster (when no PATH is given).

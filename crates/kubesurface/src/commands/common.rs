@@ -6,8 +6,9 @@ use kubesurface_analyses::Config;
 use kubesurface_analyses::config::Snat;
 use kubesurface_engine::Settings;
 use kubesurface_ingest::Loaded;
+use kubesurface_model::{Cluster, Cni};
 
-use crate::cli::{ConfigArgs, InputArgs, SnatArg};
+use crate::cli::{CniArg, ConfigArgs, InputArgs, SnatArg};
 
 /// Loads the input and reports on stderr what was not modelled.
 pub fn load(input: &InputArgs) -> Result<Loaded, String> {
@@ -48,11 +49,54 @@ pub fn load(input: &InputArgs) -> Result<Loaded, String> {
     Ok(loaded)
 }
 
-/// Engine settings from the command line.
-pub fn settings(input: &InputArgs) -> Settings {
-    Settings {
-        ipblock_matches_pods: input.ipblock_matches_pods.unwrap_or(true),
+/// Engine settings from the command line: `--cni`, else the config file's `settings.cni`,
+/// else detected from the input; `--ipblock-matches-pods`, else the config file's, else the
+/// CNI's default. States the CNI on stderr, and the dialect policies it does not enforce.
+pub fn settings(input: &InputArgs, config: Option<&Config>, cluster: &Cluster) -> Settings {
+    resolve_settings(input.cni, input.ipblock_matches_pods, config, cluster)
+}
+
+/// [`settings`] from the individual flags.
+pub fn resolve_settings(
+    cni: Option<CniArg>,
+    ipblock_matches_pods: Option<bool>,
+    config: Option<&Config>,
+    cluster: &Cluster,
+) -> Settings {
+    let configured = config.and_then(|c| c.settings.cni);
+    let (cni, why) = match (cni, configured) {
+        (Some(c), _) => (c.cni(), "--cni".to_string()),
+        (None, Some(c)) => (c.cni(), "config settings.cni".to_string()),
+        (None, None) => kubesurface_engine::detect_cni(cluster),
+    };
+    let mut settings = Settings::for_cni(cni);
+    if let Some(b) =
+        ipblock_matches_pods.or_else(|| config.and_then(|c| c.settings.ipblock_matches_pods))
+    {
+        settings.ipblock_matches_pods = b;
     }
+    let dialects = !cluster.tiered_policies.is_empty()
+        || !cluster.cni_evidence.calico.is_empty()
+        || !cluster.cni_evidence.cilium.is_empty();
+    if dialects || cni != Cni::Generic {
+        eprintln!("kubesurface: note: CNI {} ({why})", cni.as_str());
+    }
+    let ignored: Vec<String> = cluster
+        .tiered_policies
+        .iter()
+        .filter(|p| !settings.enforces(p.dialect))
+        .map(|p| p.display_name())
+        .collect();
+    if !ignored.is_empty() {
+        eprintln!(
+            "kubesurface: warning: {} polic{} not enforced under --cni {}: {}",
+            ignored.len(),
+            if ignored.len() == 1 { "y" } else { "ies" },
+            cni.as_str(),
+            ignored.join(", ")
+        );
+    }
+    settings
 }
 
 /// The config: `--config FILE`, else `./kubesurface.yaml` when present, else defaults;

@@ -15,7 +15,10 @@ pub fn run(args: ConnectivityArgs) -> Result<ExitCode, String> {
     let start = Instant::now();
     let loaded = load(&args.input)?;
     let loaded_at = start.elapsed();
-    let engine = Engine::new(&loaded.cluster, settings(&args.input));
+    let engine = Engine::new(
+        &loaded.cluster,
+        settings(&args.input, None, &loaded.cluster),
+    );
     let compiled_at = start.elapsed();
     let granularity = match args.granularity {
         GranularityArg::Pod => Granularity::Pod,

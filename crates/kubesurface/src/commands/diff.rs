@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use kubesurface_analyses::Severity;
 use kubesurface_analyses::diff::{diff, snapshot};
+use kubesurface_engine::Engine;
 use kubesurface_engine::connectivity::Granularity;
-use kubesurface_engine::{Engine, Settings};
 use kubesurface_ingest::Loaded;
 use kubesurface_render::diff as render;
 
@@ -33,12 +33,6 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
         return Err("OLD and NEW cannot both be `-` (stdin)".into());
     }
     let config = config(&args.config)?;
-    let settings = Settings {
-        ipblock_matches_pods: args
-            .ipblock_matches_pods
-            .or(config.settings.ipblock_matches_pods)
-            .unwrap_or(true),
-    };
     let granularity = match args.granularity {
         GranularityArg::Pod => Granularity::Pod,
         GranularityArg::Workload => Granularity::Workload,
@@ -46,6 +40,12 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     };
     let old = load_side("OLD", &args.old)?;
     let new = load_side("NEW", &args.new)?;
+    let settings = super::common::resolve_settings(
+        args.cni,
+        args.ipblock_matches_pods,
+        Some(&config),
+        &new.cluster,
+    );
     let (before, after) = {
         let old_engine = Engine::new(&old.cluster, settings);
         let new_engine = Engine::new(&new.cluster, settings);

@@ -10,7 +10,7 @@ use super::common::{load, settings, write_stdout};
 use crate::cli::{ExplainArgs, QueryFormat};
 
 fn side_json(s: &SideTrail) -> serde_json::Value {
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "allowed": s.allowed,
         "reason": s.reason,
         "policies": s.policies.iter().map(|p| serde_json::json!({
@@ -23,7 +23,28 @@ fn side_json(s: &SideTrail) -> serde_json::Value {
                 "port": {"matched": r.port.matched, "why": r.port.why},
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-    })
+    });
+    // Present only when dialect policies (admin, Calico, Cilium) decided this side.
+    if !s.steps.is_empty() {
+        v["steps"] = s
+            .steps
+            .iter()
+            .map(|st| {
+                serde_json::json!({
+                    "tier": st.tier,
+                    "order": st.order,
+                    "policy": st.policy,
+                    "location": st.location,
+                    "rule": st.rule,
+                    "action": st.action,
+                    "peer": {"matched": st.peer.matched, "why": st.peer.why},
+                    "port": {"matched": st.port.matched, "why": st.port.why},
+                    "decided": st.decided,
+                })
+            })
+            .collect();
+    }
+    v
 }
 
 /// The explanation as JSON.
@@ -65,6 +86,30 @@ pub fn explanation_text(
         (format!("ingress of {dst}"), &e.ingress),
     ] {
         t.push_str(&format!("  {label}: {}\n", side.reason));
+        for st in &side.steps {
+            let order = st.order.map(|o| format!(" order {o}")).unwrap_or_default();
+            t.push_str(&format!(
+                "    {}tier {}{order}: {} {} -> {}\n",
+                if st.decided { "* " } else { "  " },
+                st.tier,
+                st.policy,
+                st.rule,
+                st.action
+            ));
+            if st.policy != "NetworkPolicy" {
+                let mark = |m: bool| if m { "yes" } else { "no " };
+                t.push_str(&format!(
+                    "        peer {} {}\n",
+                    mark(st.peer.matched),
+                    st.peer.why
+                ));
+                t.push_str(&format!(
+                    "        port {} {}\n",
+                    mark(st.port.matched),
+                    st.port.why
+                ));
+            }
+        }
         for p in &side.policies {
             t.push_str(&format!(
                 "    policy {} ({}){}\n",
@@ -99,7 +144,7 @@ pub fn explanation_text(
 
 pub fn run(args: ExplainArgs) -> Result<ExitCode, String> {
     let loaded = load(&args.input)?;
-    let s = settings(&args.input);
+    let s = settings(&args.input, None, &loaded.cluster);
     let engine = Engine::new(&loaded.cluster, s);
     let target = parse_target(&args.to)?;
     let (Some(port), Some(protocol)) = (target.port, target.protocol) else {

@@ -12,13 +12,7 @@ use crate::cli::{ExposureArgs, ReportFormat};
 pub fn run(args: ExposureArgs) -> Result<ExitCode, String> {
     let config = config(&args.config)?;
     let loaded = load(&args.input)?;
-    let mut s = settings(&args.input);
-    // An explicit flag wins over the config file.
-    if args.input.ipblock_matches_pods.is_none()
-        && let Some(b) = config.settings.ipblock_matches_pods
-    {
-        s.ipblock_matches_pods = b;
-    }
+    let s = settings(&args.input, Some(&config), &loaded.cluster);
     let engine = Engine::new(&loaded.cluster, s);
     let sockets = crate::sockets_join::load(&loaded.cluster, &args.config.sockets)?;
     let records = exposures_with_sockets(&engine, &config, &sockets);

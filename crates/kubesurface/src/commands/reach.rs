@@ -26,7 +26,10 @@ pub fn run(args: ReachArgs) -> Result<ExitCode, String> {
         return Err("give --from, --to or both (`connectivity` prints everything)".into());
     }
     let loaded = load(&args.input)?;
-    let engine = Engine::new(&loaded.cluster, settings(&args.input));
+    let engine = Engine::new(
+        &loaded.cluster,
+        settings(&args.input, None, &loaded.cluster),
+    );
     let target = args.to.as_deref().map(parse_target).transpose()?;
     let sources = match &args.from {
         Some(f) => resolve(&engine, f)?,

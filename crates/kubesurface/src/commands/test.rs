@@ -235,7 +235,10 @@ pub fn run(args: TestArgs) -> Result<ExitCode, String> {
     let (file, text) = read(&args.assertions)?;
     let assertions = parse(&file, &text)?;
     let loaded = load(&args.input)?;
-    let engine = Engine::new(&loaded.cluster, settings(&args.input));
+    let engine = Engine::new(
+        &loaded.cluster,
+        settings(&args.input, None, &loaded.cluster),
+    );
     let mut results = Vec::with_capacity(assertions.len());
     let mut errors = Vec::new();
     for a in assertions {
