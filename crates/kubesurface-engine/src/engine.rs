@@ -162,6 +162,36 @@ impl<'c> Engine<'c> {
         }
     }
 
+    /// True when something denies ingress to class `c` by default: a NetworkPolicy v1
+    /// isolates it, or a dialect policy's tier falls to Deny for it, or a dialect rule denies
+    /// every peer.
+    pub fn ingress_isolated(&self, c: usize) -> bool {
+        self.ingress[c].is_some() || self.plan_isolates(self.tiered.ingress[c])
+    }
+
+    /// [`Engine::ingress_isolated`] for egress.
+    pub fn egress_isolated(&self, c: usize) -> bool {
+        self.egress[c].is_some() || self.plan_isolates(self.tiered.egress[c])
+    }
+
+    fn plan_isolates(&self, plan: Option<u32>) -> bool {
+        let Some(plan) = plan else { return false };
+        let peers = self.peer_count();
+        self.tiered.plans[plan as usize].tiers.iter().any(|t| {
+            (t.isolates
+                && self.tiered.tiers[t.tier as usize].default_action
+                    == kubesurface_model::Action::Deny)
+                || t.steps.iter().any(|s| match s {
+                    Step::Rule(r) => {
+                        let rule = &self.tiered.rules[*r as usize];
+                        rule.action == kubesurface_model::Action::Deny
+                            && rule.peers.count_ones(..) == peers
+                    }
+                    Step::NetworkPolicy => false,
+                })
+        })
+    }
+
     /// Number of peers (classes then external atoms).
     pub fn peer_count(&self) -> usize {
         self.classes.classes.len() + self.external.len()

@@ -68,7 +68,7 @@ ingress rule with no `from`) and suppress the finding with a reason.
 fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
     let cluster = ctx.cluster();
     let engine = ctx.engine;
-    let by_ns = unisolated_by_namespace(ctx, |c| engine.ingress[c].is_none());
+    let by_ns = unisolated_by_namespace(ctx, |c| !engine.ingress_isolated(c));
     for (ns, (all, open)) in by_ns {
         if open.is_empty() {
             continue;

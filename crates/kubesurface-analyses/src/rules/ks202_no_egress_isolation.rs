@@ -65,7 +65,7 @@ Check the result with KS305 (egress isolation that blocks DNS).
 fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
     let cluster = ctx.cluster();
     let engine = ctx.engine;
-    let by_ns = unisolated_by_namespace(ctx, |c| engine.egress[c].is_none());
+    let by_ns = unisolated_by_namespace(ctx, |c| !engine.egress_isolated(c));
     for (ns, (all, open)) in by_ns {
         if open.is_empty() {
             continue;

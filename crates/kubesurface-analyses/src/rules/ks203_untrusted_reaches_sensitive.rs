@@ -181,7 +181,7 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
                 g.entries
                     .insert(format!("{} {} ({})", x.via, x.entry, x.object));
             }
-            g.egress_isolated |= !ue.host_network && engine.egress[uc as usize].is_some();
+            g.egress_isolated |= !ue.host_network && engine.egress_isolated(uc as usize);
             match node {
                 Some(Shared::Nodes(n)) => g.nodes.extend(n.iter().cloned()),
                 Some(Shared::Unknown) => g.unknown_node = true,

@@ -211,7 +211,7 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
     type Entry<'s> = (bool, bool, BTreeSet<usize>, &'s Source);
     let mut blocked: BTreeMap<String, Entry<'_>> = BTreeMap::new();
     for (ci, c) in classes.iter().enumerate() {
-        if c.host_network || engine.egress[ci].is_none() || dns.classes.contains_key(&(ci as u32)) {
+        if c.host_network || !engine.egress_isolated(ci) || dns.classes.contains_key(&(ci as u32)) {
             continue;
         }
         let udp = !dns.reaches(ci as u32, Protocol::Udp);

@@ -98,7 +98,7 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
             let open: Vec<usize> = regular
                 .iter()
                 .copied()
-                .filter(|&i| engine.ingress[engine.classes.class_of[i] as usize].is_none())
+                .filter(|&i| !engine.ingress_isolated(engine.classes.class_of[i] as usize))
                 .collect();
             let head = format!(
                 "{object} asks for ingress DefaultDeny with {ANNOTATION}, which NetworkPolicy v1 ignores: only v1 policies isolate pods"
