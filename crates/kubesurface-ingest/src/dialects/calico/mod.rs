@@ -1039,3 +1039,143 @@ fn host_endpoint(body: &Body<'_>, source: Source) -> Result<HostEndpoint, String
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn read(kind: &str, spec: serde_json::Value) -> Result<Vec<TieredPolicy>, String> {
+        let body = Body::Value(serde_json::json!({
+            "apiVersion": "projectcalico.org/v3",
+            "kind": kind,
+            "metadata": {"name": "p", "namespace": "shop"},
+            "spec": spec,
+        }));
+        let source = Source {
+            file: Arc::from("t.yaml"),
+            line: 1,
+        };
+        policies(kind, &body, "shop", source)
+    }
+
+    fn subjects(kind: &str, spec: serde_json::Value) -> Vec<(String, Subject)> {
+        read(kind, spec)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.name, p.subject))
+            .collect()
+    }
+
+    fn eq(k: &str, v: &str) -> LabelExpr {
+        LabelExpr::Eq(k.into(), v.into())
+    }
+
+    /// A GlobalNetworkPolicy selector applies to workload and host endpoints alike
+    /// (globalnetworkpolicy reference, `selector`); kubesurface splits it into a pod part
+    /// and a host part named `NAME (hosts)`.
+    #[test]
+    fn global_policy_splits_into_pods_and_hosts() {
+        let got = subjects(
+            "GlobalNetworkPolicy",
+            serde_json::json!({"selector": "role == 'web'"}),
+        );
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "p".to_string(),
+                    Subject::Pods(PodMatch {
+                        namespaces: NamespaceMatch::Any,
+                        labels: eq("role", "web"),
+                        service_accounts: None,
+                    })
+                ),
+                ("p (hosts)".to_string(), Subject::Nodes(eq("role", "web"))),
+            ]
+        );
+    }
+
+    #[test]
+    fn pod_only_and_host_only_global_policies() {
+        // A namespaceSelector or serviceAccountSelector, or a pod pseudo-label, rules hosts
+        // out (hosts have no namespace, no ServiceAccount, no orchestrator).
+        for spec in [
+            serde_json::json!({"namespaceSelector": "all()"}),
+            serde_json::json!({"namespaceSelector": "team == 'a'"}),
+            serde_json::json!({"serviceAccountSelector": "role == 'x'"}),
+            serde_json::json!({"selector": "projectcalico.org/orchestrator == 'k8s'"}),
+            serde_json::json!({"selector": "has(projectcalico.org/namespace)"}),
+        ] {
+            let got = subjects("GlobalNetworkPolicy", spec.clone());
+            assert_eq!(got.len(), 1, "{spec}");
+            assert!(matches!(got[0].1, Subject::Pods(_)), "{spec}");
+            assert_eq!(got[0].0, "p");
+        }
+        // Selectors only hosts satisfy, and preDNAT / doNotTrack policies, are host-only.
+        for spec in [
+            serde_json::json!({"selector": "!has(projectcalico.org/orchestrator) && role == 'gw'"}),
+            serde_json::json!({"selector": "role == 'gw'", "preDNAT": true, "applyOnForward": true}),
+            serde_json::json!({"selector": "role == 'gw'", "doNotTrack": true, "applyOnForward": true}),
+        ] {
+            let got = subjects("GlobalNetworkPolicy", spec.clone());
+            assert_eq!(
+                got,
+                vec![("p".to_string(), Subject::Nodes(eq("role", "gw")))],
+                "{spec}"
+            );
+        }
+        // A namespaced policy never applies to hosts.
+        let got = subjects("NetworkPolicy", serde_json::json!({}));
+        assert_eq!(got.len(), 1);
+        assert!(matches!(got[0].1, Subject::Pods(_)));
+    }
+
+    /// Both halves carry the same rules, order, tier and types.
+    #[test]
+    fn halves_share_rules() {
+        let parts = read(
+            "GlobalNetworkPolicy",
+            serde_json::json!({"tier": "security", "order": 5, "ingress": [{"action": "Deny"}]}),
+        )
+        .unwrap();
+        assert_eq!(parts.len(), 2);
+        for p in &parts {
+            assert_eq!(p.tier, "security");
+            assert_eq!(p.order, Some(5.0));
+            assert_eq!(p.ingress.len(), 1);
+            assert_eq!(p.ingress[0].action, Action::Deny);
+            assert!(p.applies_ingress && !p.applies_egress);
+        }
+    }
+
+    #[test]
+    fn ports_and_protocols() {
+        let n = |v: i64| wire::NumOrString::Num(v);
+        let st = |v: &str| wire::NumOrString::Str(v.to_string());
+        assert_eq!(port(&n(80), "f"), Ok(PortSpec::Range(80, 80)));
+        assert_eq!(port(&st("80:90"), "f"), Ok(PortSpec::Range(80, 90)));
+        assert_eq!(port(&st("443"), "f"), Ok(PortSpec::Range(443, 443)));
+        assert_eq!(port(&st("http"), "f"), Ok(PortSpec::Named("http".into())));
+        assert!(port(&n(0), "f").is_err());
+        assert!(port(&st("a:b"), "f").is_err());
+        assert!(port(&st("-http"), "f").is_err());
+        assert!(port(&st("h--p"), "f").is_err());
+        assert!(port(&st("8080"), "f").is_ok());
+        assert_eq!(
+            parse_protocol(&n(17), "f"),
+            Ok(Proto::Modelled(Protocol::Udp))
+        );
+        assert_eq!(
+            parse_protocol(&st("132"), "f"),
+            Ok(Proto::Modelled(Protocol::Sctp))
+        );
+        assert_eq!(
+            parse_protocol(&st("ICMPv6"), "f"),
+            Ok(Proto::Other("ICMPv6".into()))
+        );
+        assert_eq!(parse_protocol(&st("UDPLite"), "f"), Ok(Proto::UdpLite));
+        assert!(parse_protocol(&st("tcp"), "f").is_err());
+        assert!(parse_protocol(&n(0), "f").is_err());
+    }
+}

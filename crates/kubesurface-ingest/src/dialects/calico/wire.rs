@@ -53,7 +53,7 @@ pub struct PolicySpec {
     pub egress: Vec<Rule>,
     #[serde(default, deserialize_with = "nullable")]
     pub do_not_track: bool,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, rename = "preDNAT", deserialize_with = "nullable")]
     pub pre_dnat: bool,
     #[serde(default, deserialize_with = "nullable")]
     pub apply_on_forward: bool,
@@ -89,7 +89,7 @@ pub struct Rule {
     pub ip_version: Option<i64>,
     #[serde(default, deserialize_with = "nullable")]
     pub icmp: Option<serde_json::Value>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, rename = "notICMP", deserialize_with = "nullable")]
     pub not_icmp: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "nullable")]
     pub source: EntityRule,
