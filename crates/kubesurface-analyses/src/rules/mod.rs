@@ -30,6 +30,7 @@ mod ks304_policy_on_host_network;
 mod ks305_egress_blocks_dns;
 mod ks306_service_without_backends;
 mod ks307_legacy_isolation_annotation;
+mod ks308_policy_not_enforced;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -114,6 +115,7 @@ pub static RULES: &[&Rule] = &[
     &ks305_egress_blocks_dns::RULE,
     &ks306_service_without_backends::RULE,
     &ks307_legacy_isolation_annotation::RULE,
+    &ks308_policy_not_enforced::RULE,
 ];
 
 /// The rule with this code (case-insensitive).
