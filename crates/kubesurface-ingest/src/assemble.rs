@@ -420,6 +420,10 @@ pub fn assemble(
     cluster.host_endpoints.sort_by(|a, b| a.name.cmp(&b.name));
     cluster.cni_evidence.calico.sort();
     cluster.cni_evidence.cilium.sort();
+    // Equal admin-policy priorities over shared pods leave verdicts to the implementation.
+    if let Err(e) = crate::dialects::admin::check_priorities(&cluster) {
+        errors.push(e);
+    }
     if let Some(first) = errors.into_iter().next() {
         return Err(first);
     }
