@@ -158,7 +158,88 @@ pub const RESOURCES: &[Resource] = &[
         "referencegrants",
         true,
     ),
+    // Calico service-account selectors.
+    Resource {
+        optional: true,
+        ..core("ServiceAccount", "serviceaccounts", true)
+    },
+    // Policy dialects (optional: skipped, and reported, when their CRDs are not installed).
+    dialect(
+        "AdminNetworkPolicy",
+        "policy.networking.k8s.io",
+        &["v1alpha1"],
+        "adminnetworkpolicies",
+        false,
+    ),
+    dialect(
+        "BaselineAdminNetworkPolicy",
+        "policy.networking.k8s.io",
+        &["v1alpha1"],
+        "baselineadminnetworkpolicies",
+        false,
+    ),
+    dialect(
+        "ClusterNetworkPolicy",
+        "policy.networking.k8s.io",
+        &["v1alpha2"],
+        "clusternetworkpolicies",
+        false,
+    ),
+    dialect(
+        "NetworkPolicy",
+        "projectcalico.org",
+        &["v3"],
+        "networkpolicies",
+        true,
+    ),
+    dialect(
+        "GlobalNetworkPolicy",
+        "projectcalico.org",
+        &["v3"],
+        "globalnetworkpolicies",
+        false,
+    ),
+    dialect("Tier", "projectcalico.org", &["v3"], "tiers", false),
+    dialect(
+        "HostEndpoint",
+        "projectcalico.org",
+        &["v3"],
+        "hostendpoints",
+        false,
+    ),
+    dialect(
+        "CiliumNetworkPolicy",
+        "cilium.io",
+        &["v2"],
+        "ciliumnetworkpolicies",
+        true,
+    ),
+    dialect(
+        "CiliumClusterwideNetworkPolicy",
+        "cilium.io",
+        &["v2"],
+        "ciliumclusterwidenetworkpolicies",
+        false,
+    ),
 ];
+
+/// An optional custom resource of a policy dialect.
+const fn dialect(
+    kind: &'static str,
+    group: &'static str,
+    versions: &'static [&'static str],
+    plural: &'static str,
+    namespaced: bool,
+) -> Resource {
+    Resource {
+        kind,
+        group,
+        versions,
+        plural,
+        namespaced,
+        optional: true,
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -149,10 +149,27 @@ fn https_reads_every_kind_with_paging_retries_and_skips() {
             "TLSRoute",
             "TCPRoute",
             "UDPRoute",
-            "ReferenceGrant"
+            "ReferenceGrant",
+            // The optional dialect kinds this test server does not serve (nor ServiceAccounts).
+            "ServiceAccount",
+            "AdminNetworkPolicy",
+            "BaselineAdminNetworkPolicy",
+            "ClusterNetworkPolicy",
+            "NetworkPolicy",
+            "GlobalNetworkPolicy",
+            "Tier",
+            "HostEndpoint",
+            "CiliumNetworkPolicy",
+            "CiliumClusterwideNetworkPolicy",
         ]
         .into()
     );
+    let calico = snap
+        .skipped
+        .iter()
+        .find(|s| s.kind == "NetworkPolicy")
+        .unwrap();
+    assert_eq!(calico.resource, "networkpolicies.projectcalico.org");
     // Every version of an absent CRD was tried before giving up.
     assert!(
         log.iter()
