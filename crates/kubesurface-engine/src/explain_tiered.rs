@@ -12,7 +12,7 @@ use kubesurface_model::{
 
 use crate::explain::{Ctx, Match, PeerRef, SideTrail, StepTrail, ports_match};
 use crate::settings::Settings;
-use crate::tiered::{apiserver_ips, node_labels, pod_matches, pod_view_labels, tier_table};
+use crate::tiered::{apiserver_ips, host_matches, pod_matches, pod_view_labels, tier_table};
 
 fn node_ips(cluster: &Cluster, filter: impl Fn(&str) -> bool) -> Vec<IpAddr> {
     cluster
@@ -23,13 +23,14 @@ fn node_ips(cluster: &Cluster, filter: impl Fn(&str) -> bool) -> Vec<IpAddr> {
         .collect()
 }
 
-fn node_label_match(cluster: &Cluster, node: &str, expr: &LabelExpr) -> bool {
-    node_labels(cluster, node).is_some_and(|l| expr.matches(l))
+fn node_label_match(cluster: &Cluster, node: &str, expr: &LabelExpr, family: &str) -> bool {
+    host_matches(cluster, node, expr, family)
 }
 
 /// True when policy `p` applies to `pod` (a pod, a hostNetwork pod, a node or a node
 /// address).
 fn subject_matches(cluster: &Cluster, p: &TieredPolicy, pod: &PeerRef) -> bool {
+    let family = p.dialect.family();
     match (&p.subject, pod) {
         (Subject::Pods(m), PeerRef::Endpoint(i)) => {
             let e = &cluster.endpoints[*i];
@@ -47,11 +48,13 @@ fn subject_matches(cluster: &Cluster, p: &TieredPolicy, pod: &PeerRef) -> bool {
             e.host_network
                 && e.node
                     .as_deref()
-                    .is_some_and(|n| node_label_match(cluster, n, expr))
+                    .is_some_and(|n| node_label_match(cluster, n, expr, family))
         }
-        (Subject::Nodes(expr), PeerRef::Node { name, .. }) => node_label_match(cluster, name, expr),
+        (Subject::Nodes(expr), PeerRef::Node { name, .. }) => {
+            node_label_match(cluster, name, expr, family)
+        }
         (Subject::Nodes(expr), PeerRef::Address(ip)) => {
-            node_ips(cluster, |n| node_label_match(cluster, n, expr)).contains(ip)
+            node_ips(cluster, |n| node_label_match(cluster, n, expr, family)).contains(ip)
         }
         (Subject::Pods(_), _) => false,
     }
@@ -124,7 +127,7 @@ fn networks_match(
 }
 
 /// Whether one dialect peer matches the other end of the connection.
-fn peer_matches(ctx: &Ctx<'_>, peer: &TieredPeer, other: &PeerRef) -> Match {
+fn peer_matches(ctx: &Ctx<'_>, peer: &TieredPeer, family: &str, other: &PeerRef) -> Match {
     let cluster = ctx.cluster;
     let is_node_ip = |ip: &IpAddr| node_ips(cluster, |_| true).contains(ip);
     match peer {
@@ -187,11 +190,11 @@ fn peer_matches(ctx: &Ctx<'_>, peer: &TieredPeer, other: &PeerRef) -> Match {
                     e.host_network
                         && e.node
                             .as_deref()
-                            .is_some_and(|n| node_label_match(cluster, n, expr))
+                            .is_some_and(|n| node_label_match(cluster, n, expr, family))
                 }
-                PeerRef::Node { name, .. } => node_label_match(cluster, name, expr),
+                PeerRef::Node { name, .. } => node_label_match(cluster, name, expr, family),
                 PeerRef::Address(ip) => {
-                    node_ips(cluster, |n| node_label_match(cluster, n, expr)).contains(ip)
+                    node_ips(cluster, |n| node_label_match(cluster, n, expr, family)).contains(ip)
                 }
             };
             m(
@@ -257,6 +260,7 @@ fn peer_matches(ctx: &Ctx<'_>, peer: &TieredPeer, other: &PeerRef) -> Match {
 
 fn rule_match(
     ctx: &Ctx<'_>,
+    family: &str,
     rule: &TieredRule,
     other: &PeerRef,
     dst: &PeerRef,
@@ -266,7 +270,7 @@ fn rule_match(
     let results: Vec<Match> = rule
         .peers
         .iter()
-        .map(|p| peer_matches(ctx, p, other))
+        .map(|p| peer_matches(ctx, p, family, other))
         .collect();
     let peer = results
         .iter()
@@ -402,7 +406,8 @@ pub(crate) fn side(
             };
             let rules = if ingress { &p.ingress } else { &p.egress };
             for (ri, rule) in rules.iter().enumerate() {
-                let (peer, port_m) = rule_match(&ctx, rule, other, dst, port, protocol);
+                let (peer, port_m) =
+                    rule_match(&ctx, p.dialect.family(), rule, other, dst, port, protocol);
                 let hit = peer.matched && port_m.matched;
                 let decided = hit && rule.action != Action::Log;
                 steps.push(StepTrail {

@@ -347,9 +347,26 @@ pub fn pod_matches(
     }
 }
 
-/// A node's labels.
-pub fn node_labels<'c>(cluster: &'c Cluster, node: &str) -> Option<&'c Labels> {
-    cluster.nodes.get(node).map(|n| &n.labels)
+/// True when a node-level selector of a policy of `family` matches `node`: Calico selects
+/// hosts through their HostEndpoints' labels (a node without one has no host policy);
+/// Cilium's `nodeSelector` and the admin policies' `nodes` peers match the Node's labels.
+pub fn host_matches(
+    cluster: &Cluster,
+    node: &str,
+    expr: &kubesurface_model::LabelExpr,
+    family: &str,
+) -> bool {
+    if family == "calico" {
+        cluster
+            .host_endpoints
+            .iter()
+            .any(|h| h.node == node && expr.matches(&h.labels))
+    } else {
+        cluster
+            .nodes
+            .get(node)
+            .is_some_and(|n| expr.matches(&n.labels))
+    }
 }
 
 /// The address knowledge dialect peers need, over the peer universe.
@@ -373,8 +390,8 @@ impl Context<'_, '_> {
             )
     }
 
-    fn node_matches(&self, node: &str, expr: &kubesurface_model::LabelExpr) -> bool {
-        node_labels(self.u.cluster, node).is_some_and(|l| expr.matches(l))
+    fn node_matches(&self, node: &str, expr: &kubesurface_model::LabelExpr, family: &str) -> bool {
+        host_matches(self.u.cluster, node, expr, family)
     }
 
     /// Peers (classes, externals) inside `nets` (all when `None`) and outside `except`.
@@ -435,7 +452,7 @@ impl Context<'_, '_> {
         }
     }
 
-    fn peer_set(&self, peer: &TieredPeer, set: &mut FixedBitSet) {
+    fn peer_set(&self, peer: &TieredPeer, family: &str, set: &mut FixedBitSet) {
         let classes = self.u.classes;
         match peer {
             TieredPeer::All => set.insert_range(..),
@@ -466,7 +483,7 @@ impl Context<'_, '_> {
                     }
                 }
             }
-            TieredPeer::Nodes(expr) => self.node_peers(set, |n| self.node_matches(n, expr)),
+            TieredPeer::Nodes(expr) => self.node_peers(set, |n| self.node_matches(n, expr, family)),
             TieredPeer::Networks {
                 nets,
                 except,
@@ -523,7 +540,9 @@ impl Context<'_, '_> {
                     }
                 }
             }
-            Subject::Nodes(expr) => self.node_peers(&mut set, |n| self.node_matches(n, expr)),
+            Subject::Nodes(expr) => self.node_peers(&mut set, |n| {
+                self.node_matches(n, expr, policy.dialect.family())
+            }),
         }
         set
     }
@@ -618,7 +637,7 @@ pub fn compile(
             for (ri, rule) in rules.iter().enumerate() {
                 let mut set = FixedBitSet::with_capacity(peers);
                 for peer in &rule.peers {
-                    ctx.peer_set(peer, &mut set);
+                    ctx.peer_set(peer, policy.dialect.family(), &mut set);
                 }
                 ids.push(out.rules.len() as u32);
                 out.rules.push(TieredRuleC {

@@ -239,9 +239,10 @@ pub struct ServiceAccountMatch {
 pub enum Subject {
     /// Pods.
     Pods(PodMatch),
-    /// Hosts: nodes whose labels match (Calico HostEndpoints selected by a
-    /// GlobalNetworkPolicy, Cilium `nodeSelector`). Applies to hostNetwork endpoints on those
-    /// nodes and to traffic addressed to the nodes.
+    /// Hosts: for Calico, nodes with a HostEndpoint whose labels match (a
+    /// GlobalNetworkPolicy selecting host endpoints); otherwise nodes whose own labels match
+    /// (Cilium `nodeSelector`). Applies to hostNetwork endpoints on those nodes and to
+    /// traffic addressed to the nodes.
     Nodes(LabelExpr),
 }
 
@@ -283,7 +284,8 @@ pub enum TieredPeer {
         /// Calico `notNets`.
         not_nets: Vec<IpNet>,
     },
-    /// Nodes whose labels match: their addresses and the hostNetwork pods on them.
+    /// Nodes whose labels match (for Calico: the labels of their HostEndpoints): their
+    /// addresses and the hostNetwork pods on them.
     Nodes(LabelExpr),
     /// Addresses: in one of `nets` (`None` = any address) and in none of `except`.
     Networks {
