@@ -686,8 +686,8 @@ fn rejections_name_the_field() {
             "spec.egress[0].destination.services: kubesurface does not model",
         ),
         (
-            gnp("  selector: a == 'b' || projectcalico.org/namespace == 'x'\n"),
-            "spec.selector: kubesurface cannot evaluate this use of Calico's pseudo-labels",
+            gnp("  selector: a == 'b' || pcns.team == 'x'\n"),
+            "spec.selector: kubesurface cannot evaluate Calico's pcns.* / pcsa.* pseudo-labels",
         ),
     ];
     let mut wrong = Vec::new();

@@ -261,12 +261,18 @@ pub fn split(e: &LabelExpr, field: &str) -> Result<Split, String> {
             out.sa_names.push(vec![v.clone()]);
         } else if let (true, LabelExpr::In(_, vs)) = (ks == [SERVICE_ACCOUNT], c) {
             out.sa_names.push(vs.clone());
+        } else if !ks
+            .iter()
+            .any(|k| k.starts_with(NS_PREFIX) || k.starts_with(SA_PREFIX))
+        {
+            // Mixed with pod labels: the engine matches pod selectors against the pod's
+            // labels plus projectcalico.org/namespace, /orchestrator and /serviceaccount.
+            out.pod.push(c.clone());
         } else {
             return Err(format!(
-                "{field}: kubesurface cannot evaluate this use of Calico's pseudo-labels \
-                 ({NAMESPACE}, {SERVICE_ACCOUNT}, pcns.*, pcsa.*): only top-level `&&` terms that \
-                 test nothing but the namespace, or nothing but the ServiceAccount (`==`/`in` on \
-                 its name), are supported; use namespaceSelector or serviceAccountSelector instead"
+                "{field}: kubesurface cannot evaluate Calico's pcns.* / pcsa.* pseudo-labels \
+                 (namespace and ServiceAccount labels) except in top-level `&&` terms that test \
+                 nothing else; use namespaceSelector or serviceAccountSelector instead"
             ));
         }
     }
@@ -338,11 +344,11 @@ mod tests {
         );
         assert_eq!(s.sa_names, vec![vec!["x".to_string(), "y".to_string()]]);
         assert_eq!(s.sa_labels, vec![p("role == 'r'")]);
-        let e = split(
-            &p("app == 'web' || projectcalico.org/namespace == 'shop'"),
-            "spec.selector",
-        )
-        .unwrap_err();
+        // Namespace and ServiceAccount names mixed with pod labels stay with the pod
+        // labels (the engine sees them there); namespace labels cannot.
+        let mixed = p("app == 'web' || projectcalico.org/namespace == 'shop'");
+        assert_eq!(split(&mixed, "spec.selector").unwrap().pod, vec![mixed.clone()]);
+        let e = split(&p("app == 'web' || pcns.team == 'a'"), "spec.selector").unwrap_err();
         assert!(
             e.starts_with("spec.selector: kubesurface cannot evaluate"),
             "{e}"
