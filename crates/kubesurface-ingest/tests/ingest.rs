@@ -101,14 +101,14 @@ fn typed_api_lists_fill_in_item_kind() {
 #[test]
 fn unknown_kinds_are_counted_not_errors() {
     let loaded = load(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: c}\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata: {name: c}\n",
     );
     assert_eq!(loaded.cluster.unknown_kinds.get("v1/ConfigMap"), Some(&2));
     assert_eq!(
         loaded
             .cluster
             .unknown_kinds
-            .get("projectcalico.org/v3/NetworkPolicy"),
+            .get("projectcalico.org/v3/GlobalNetworkSet"),
         Some(&1)
     );
     assert!(loaded.cluster.policies.is_empty());
