@@ -6,7 +6,7 @@
 //! `specs`; Cilium treats each as an independent rule with its own subject and its own
 //! default-deny setting (`CiliumNetworkPolicy.Parse` in `pkg/k8s/apis/cilium.io/v2`).
 //! So each becomes its own policy: `spec` keeps the object's name, `specs[i]` is named
-//! `NAME#i`.
+//! `NAME#i` (below, NAME stands for either).
 //!
 //! **Deny wins.** "Deny policies take precedence over allow policies, regardless of
 //! whether they are a Cilium Network Policy, a Clusterwide Cilium Network Policy or even a
@@ -14,7 +14,8 @@
 //! and `egressDeny` become a policy `NAME (deny)` in [`DEFAULT_TIER`] at order
 //! `f64::MIN`, before every allow rule, that isolates nothing; `ingress` and `egress` stay
 //! in policy `NAME` at [`KUBERNETES_POLICY_ORDER`], beside the Kubernetes
-//! NetworkPolicies, whose allow rules are unioned with them.
+//! NetworkPolicies, whose allow rules are unioned with them. A rule with deny sections
+//! only is one policy `NAME` at `f64::MIN` that also carries the isolation.
 //!
 //! **Default deny.** An endpoint selected by a rule with an ingress section (`ingress` or
 //! `ingressDeny`, non-empty) is default-deny for ingress, unless the rule sets
@@ -257,7 +258,25 @@ impl Rule<'_> {
             annotations: self.annotations.clone(),
             source: self.source.clone(),
         };
-        if !r.ingress_deny.is_empty() || !r.egress_deny.is_empty() {
+        let isolates_ingress = has_ingress && r.enable_default_deny.ingress.unwrap_or(true);
+        let isolates_egress = has_egress && r.enable_default_deny.egress.unwrap_or(true);
+        let has_deny = !r.ingress_deny.is_empty() || !r.egress_deny.is_empty();
+        let has_allow = !r.ingress.is_empty() || !r.egress.is_empty();
+        if has_deny && !has_allow {
+            // Deny sections only: one policy before every allow rule, which also carries
+            // the default deny its sections enable.
+            policies.push(TieredPolicy {
+                ingress: ingress_deny,
+                egress: egress_deny,
+                applies_ingress: has_ingress,
+                applies_egress: has_egress,
+                isolates_ingress,
+                isolates_egress,
+                ..policy(self.name.clone(), f64::MIN)
+            });
+            return Ok(());
+        }
+        if has_deny {
             policies.push(TieredPolicy {
                 ingress: ingress_deny,
                 egress: egress_deny,
@@ -271,8 +290,8 @@ impl Rule<'_> {
             egress,
             applies_ingress: has_ingress,
             applies_egress: has_egress,
-            isolates_ingress: has_ingress && r.enable_default_deny.ingress.unwrap_or(true),
-            isolates_egress: has_egress && r.enable_default_deny.egress.unwrap_or(true),
+            isolates_ingress,
+            isolates_egress,
             ..policy(self.name.clone(), KUBERNETES_POLICY_ORDER)
         });
         Ok(())

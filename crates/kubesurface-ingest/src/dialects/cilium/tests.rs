@@ -269,9 +269,40 @@ spec:
 }
 
 // The source's Sanitize: "if a policy only has Ingress or IngressDeny rules, then the
-// default for ingress is true" — a deny-only rule puts the endpoint in default deny.
+// default for ingress is true" — a deny-only rule puts the endpoint in default deny. With
+// no allow section it is one policy, before the allow rules, carrying the isolation.
 #[test]
 fn deny_sections_enable_default_deny() {
+    let p = one(r#"
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: d}
+spec:
+  endpointSelector: {}
+  ingressDeny:
+  - fromEntities: [world]
+"#);
+    assert_eq!(p.name, "d");
+    assert_eq!(p.order, Some(f64::MIN));
+    assert_eq!(
+        p.ingress,
+        vec![deny(vec![TieredPeer::Entity(Entity::World)], vec![])]
+    );
+    assert!(p.applies_ingress && p.isolates_ingress);
+    assert!(!p.applies_egress && !p.isolates_egress);
+    // ... unless default deny is disabled.
+    let p = one(r#"
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: d}
+spec:
+  endpointSelector: {}
+  enableDefaultDeny: {ingress: false}
+  ingressDeny:
+  - fromEntities: [world]
+"#);
+    assert!(p.applies_ingress && !p.isolates_ingress);
+    // Deny in one direction, allow in the other: two policies.
     let r = load(
         r#"
 apiVersion: cilium.io/v2
@@ -281,14 +312,15 @@ spec:
   endpointSelector: {}
   ingressDeny:
   - fromEntities: [world]
+  egress:
+  - toEntities: [cluster]
 "#,
     );
-    assert_eq!(r.policies.len(), 2);
-    let a = &r.policies[1];
-    assert_eq!(a.name, "d");
-    assert!(a.ingress.is_empty());
-    assert!(a.applies_ingress && a.isolates_ingress);
-    assert!(!a.applies_egress && !a.isolates_egress);
+    let (d, a) = (&r.policies[0], &r.policies[1]);
+    assert_eq!(d.name, "d (deny)");
+    assert!(d.applies_ingress && !d.isolates_ingress && !d.applies_egress);
+    assert!(a.applies_ingress && a.isolates_ingress && a.ingress.is_empty());
+    assert!(a.applies_egress && a.isolates_egress);
 }
 
 // docs "Endpoint default policy": the intercept-all-dns example disables default deny.
@@ -837,10 +869,11 @@ specs:
 "#,
     );
     let names: Vec<&str> = r.policies.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["multi", "multi#0", "multi#1 (deny)", "multi#1"]);
+    assert_eq!(names, ["multi", "multi#0", "multi#1"]);
     assert!(r.policies[0].isolates_ingress && !r.policies[0].isolates_egress);
     assert!(!r.policies[1].isolates_ingress && r.policies[1].isolates_egress);
-    assert!(r.policies[3].isolates_ingress);
+    assert!(r.policies[2].isolates_ingress);
+    assert_eq!(r.policies[2].order, Some(f64::MIN));
     // specs alone
     let r = load(
         "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: s}\nspecs:\n- endpointSelector: {}\n  ingress: [{}]\n",
