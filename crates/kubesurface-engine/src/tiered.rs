@@ -664,7 +664,8 @@ pub fn compile(
         .map(|(i, t)| (t.name.as_str(), i as u32))
         .collect();
     let default_tier = tier_index[DEFAULT_TIER];
-    let mut plan_index: HashMap<(Vec<u32>, bool), u32> = HashMap::new();
+    // Keyed by direction too: the same policies give different plans for ingress and egress.
+    let mut plan_index: HashMap<(usize, Vec<u32>, bool), u32> = HashMap::new();
     let class_count = universe.classes.len();
     for (d, v1) in [(0usize, v1_ingress), (1, v1_egress)] {
         for p in 0..peers {
@@ -672,20 +673,22 @@ pub fn compile(
                 continue;
             }
             let v1_isolated = p < class_count && v1[p].is_some();
-            let key = (selecting[d][p].clone(), v1_isolated);
+            let key = (d, selecting[d][p].clone(), v1_isolated);
             let next = out.plans.len() as u32;
-            let id = *plan_index.entry(key).or_insert_with_key(|(policies, v1)| {
-                out.plans.push(build_plan(
-                    cluster,
-                    policies,
-                    *v1,
-                    d,
-                    &policy_rules,
-                    &tier_index,
-                    default_tier,
-                ));
-                next
-            });
+            let id = *plan_index
+                .entry(key)
+                .or_insert_with_key(|(_, policies, v1)| {
+                    out.plans.push(build_plan(
+                        cluster,
+                        policies,
+                        *v1,
+                        d,
+                        &policy_rules,
+                        &tier_index,
+                        default_tier,
+                    ));
+                    next
+                });
             match d {
                 0 => out.ingress[p] = Some(id),
                 _ => out.egress[p] = Some(id),

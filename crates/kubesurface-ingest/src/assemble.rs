@@ -221,6 +221,16 @@ pub fn assemble(
                     cluster.tiered_policies.push(*p);
                 }
             }
+            Parsed::TieredMany(parts) => {
+                for p in parts {
+                    let kind = format!("{} {}", p.dialect.family(), p.dialect.kind());
+                    let ns = p.namespace.clone().unwrap_or_default();
+                    if !duplicate(&kind, &ns, &p.name, &p.source, &mut errors) {
+                        note_evidence(&mut cluster.cni_evidence, p.dialect.family(), &kind);
+                        cluster.tiered_policies.push(p);
+                    }
+                }
+            }
             Parsed::Tier(t) => {
                 let source = t.source.clone().unwrap_or_else(Source::implicit);
                 if !duplicate("Tier", "", &t.name, &source, &mut errors) {

@@ -65,6 +65,9 @@ pub enum Parsed {
     ReferenceGrant(model::ReferenceGrant),
     /// A policy of another dialect (admin, Calico, Cilium), normalized.
     Tiered(Box<model::TieredPolicy>),
+    /// One object read as several normalized policies (a Calico GlobalNetworkPolicy's pod
+    /// and host parts, a Cilium policy's deny and allow parts or its `specs`).
+    TieredMany(Vec<model::TieredPolicy>),
     /// A Calico Tier.
     Tier(model::PolicyTier),
     /// A ServiceAccount.

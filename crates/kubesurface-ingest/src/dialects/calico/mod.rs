@@ -56,12 +56,12 @@ pub fn classify(
 ) -> Result<Parsed, String> {
     match kind {
         "NetworkPolicy" | "GlobalNetworkPolicy" => {
-            let mut parts = policies(kind, body, namespace, source)?;
+            let parts = policies(kind, body, namespace, source)?;
             if parts.is_empty() {
                 // Unreachable in practice: every policy selects pods or hosts.
                 return Ok(Parsed::Unknown(format!("{api_version}/{kind}")));
             }
-            Ok(Parsed::Tiered(Box::new(parts.remove(0))))
+            Ok(Parsed::TieredMany(parts))
         }
         "Tier" => tier(body, source).map(Parsed::Tier),
         "HostEndpoint" => host_endpoint(body, source).map(|h| Parsed::HostEndpoint(Box::new(h))),
