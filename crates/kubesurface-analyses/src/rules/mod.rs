@@ -31,6 +31,7 @@ mod ks305_egress_blocks_dns;
 mod ks306_service_without_backends;
 mod ks307_legacy_isolation_annotation;
 mod ks308_policy_not_enforced;
+mod ks309_l7_rules;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -116,6 +117,7 @@ pub static RULES: &[&Rule] = &[
     &ks306_service_without_backends::RULE,
     &ks307_legacy_isolation_annotation::RULE,
     &ks308_policy_not_enforced::RULE,
+    &ks309_l7_rules::RULE,
 ];
 
 /// The rule with this code (case-insensitive).
