@@ -214,3 +214,53 @@ fn errors_name_file_line_object_and_field() {
         "{e}"
     );
 }
+
+// An object with deny and allow sections, and `specs`: several policies, each named after
+// its part (examples/policies/l3/egress-deny/egress-deny.yaml).
+#[test]
+fn one_object_several_policies() {
+    let loaded = load(
+        "p.yaml",
+        r#"apiVersion: "cilium.io/v2"
+kind: CiliumNetworkPolicy
+metadata:
+  name: "deny-egress-example"
+spec:
+  endpointSelector:
+    matchLabels:
+      role: frontend
+  egress:
+  - toEntities:
+    - all
+  egressDeny:
+  - toEndpoints:
+    - matchLabels:
+        role: backend
+specs:
+- endpointSelector: {matchLabels: {role: backend}}
+  ingress: [{}]
+"#,
+    );
+    let c = &loaded.cluster;
+    let got: Vec<(String, Option<f64>)> = c
+        .tiered_policies
+        .iter()
+        .map(|p| (p.name.clone(), p.order))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "deny-egress-example".to_string(),
+                Some(KUBERNETES_POLICY_ORDER)
+            ),
+            ("deny-egress-example (deny)".to_string(), Some(f64::MIN)),
+            (
+                "deny-egress-example#0".to_string(),
+                Some(KUBERNETES_POLICY_ORDER)
+            ),
+        ]
+    );
+    assert!(c.tiered_policies.iter().all(|p| p.source.line == 1));
+    assert_eq!(c.tiered_policies[1].egress[0].action, Action::Deny);
+}

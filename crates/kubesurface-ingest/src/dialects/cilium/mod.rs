@@ -67,11 +67,11 @@ pub fn classify(
         _ => return Ok(Parsed::Unknown(format!("{api_version}/{kind}"))),
     };
     let mut read = read(dialect, body, namespace, source)?;
-    match read.policies.len() {
-        1 => Ok(Parsed::Tiered(Box::new(read.policies.remove(0)))),
-        n => Err(format!(
-            "this object becomes {n} normalized policies (a `specs` list, or deny rules beside allow rules); reading several policies from one object is not wired into ingest yet"
-        )),
+    // The notes in `read.warnings` have no way out of object typing yet.
+    if read.policies.len() == 1 {
+        Ok(Parsed::Tiered(Box::new(read.policies.remove(0))))
+    } else {
+        Ok(Parsed::TieredMany(read.policies))
     }
 }
 
