@@ -12,6 +12,8 @@
 //! * where netpol-analyzer has a plain connlist output and the input uses nothing kubesurface
 //!   skips that could change connectivity, both results agree, up to the differences written
 //!   down in `netpol_analyzer/known_differences.yaml` (reasons: docs/netpol-analyzer-comparison.md).
+//!   Admin policies that omit a required `pods` selector are rejected, and compared once more
+//!   on a copy with `{}` filled in (netpol-analyzer's reading; `complete_admin_selectors`).
 //!
 //! Results are compared as sets of (source, destination, protocol, port) with external address
 //! ranges split into the elementary intervals of both outputs, so the two tools may merge and
@@ -88,6 +90,8 @@ struct Known {
     defect_only_in_unmodelled_kind: Vec<Unmodelled>,
     #[serde(default)]
     compare_without: Vec<Without>,
+    #[serde(default)]
+    complete_admin_selectors: Vec<PathReason>,
     #[serde(default)]
     differences: Vec<Difference>,
 }
@@ -243,6 +247,69 @@ fn manifests(dir: &Path, without: &[String]) -> Vec<PathBuf> {
     files
 }
 
+/// A copy of the manifests under `dir` in a fresh temporary directory, as JSON, where every
+/// `pods` selector (subject or peer) of a `policy.networking.k8s.io` object lacking its
+/// `podSelector` or `namespaceSelector` gets `{}`: netpol-analyzer's reading of such
+/// objects, which the API server rejects (both selectors are required in `v1alpha1`).
+fn completed_copy(dir: &Path, name: &str) -> PathBuf {
+    fn complete(pods: &mut serde_json::Value) {
+        if let Some(m) = pods.as_object_mut() {
+            for key in ["namespaceSelector", "podSelector"] {
+                m.entry(key).or_insert_with(|| serde_json::json!({}));
+            }
+        }
+    }
+    fn peers(list: Option<&mut serde_json::Value>) {
+        for peer in list.and_then(|l| l.as_array_mut()).into_iter().flatten() {
+            if let Some(pods) = peer.get_mut("pods") {
+                complete(pods);
+            }
+        }
+    }
+    let out = std::env::temp_dir().join(format!(
+        "kubesurface-npa-completed-{}-{}",
+        std::process::id(),
+        name.replace('/', "-")
+    ));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    for (i, file) in manifests(dir, &[]).iter().enumerate() {
+        let text = std::fs::read_to_string(file).unwrap();
+        let mut docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for doc in &mut docs {
+            let admin = doc
+                .get("apiVersion")
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v.starts_with("policy.networking.k8s.io/"));
+            let Some(spec) = doc.get_mut("spec").filter(|_| admin) else {
+                continue;
+            };
+            if let Some(pods) = spec.get_mut("subject").and_then(|s| s.get_mut("pods")) {
+                complete(pods);
+            }
+            for (dir, field) in [("ingress", "from"), ("egress", "to")] {
+                for rule in spec
+                    .get_mut(dir)
+                    .and_then(|r| r.as_array_mut())
+                    .into_iter()
+                    .flatten()
+                {
+                    peers(rule.get_mut(field));
+                }
+            }
+        }
+        let docs: Vec<serde_json::Value> = docs.into_iter().filter(|d| d.is_object()).collect();
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": docs});
+        std::fs::write(
+            out.join(format!("{i:03}.json")),
+            serde_json::to_string_pretty(&list).unwrap(),
+        )
+        .unwrap();
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------------------------
 // The shared state: the corpus, the known differences, and one run per input
 
@@ -255,6 +322,9 @@ struct Corpus {
     runs: BTreeMap<String, Run>,
     /// Directory → run on its manifests without the files of `compare_without`.
     runs_without: BTreeMap<String, Run>,
+    /// Directory → run on a copy with the admin policies' missing `pods` selectors filled in
+    /// (`complete_admin_selectors`).
+    runs_completed: BTreeMap<String, Run>,
 }
 
 static STATE: OnceLock<Option<Corpus>> = OnceLock::new();
@@ -308,12 +378,21 @@ fn corpus() -> Option<&'static Corpus> {
             for w in &known.compare_without {
                 jobs.push(manifests(&root.join("tests").join(&w.dir), &w.files));
             }
+            for c in &known.complete_admin_selectors {
+                jobs.push(vec![completed_copy(&root.join("tests").join(&c.path), &c.path)]);
+            }
             let mut results = run_all(&jobs).into_iter();
             let runs = paths.iter().cloned().zip(results.by_ref()).collect();
             let runs_without = known
                 .compare_without
                 .iter()
                 .map(|w| w.dir.clone())
+                .zip(results.by_ref())
+                .collect();
+            let runs_completed = known
+                .complete_admin_selectors
+                .iter()
+                .map(|c| c.path.clone())
                 .zip(results)
                 .collect();
             Some(Corpus {
@@ -322,6 +401,7 @@ fn corpus() -> Option<&'static Corpus> {
                 dirs,
                 runs,
                 runs_without,
+                runs_completed,
             })
         })
         .as_ref()
@@ -345,7 +425,12 @@ fn report(title: &str, failures: &[String], summary: &str) {
 /// Is `path` one of the bad inputs (must exit 2)?
 fn must_fail(known: &Known, path: &str) -> bool {
     let top = path.split('/').next().unwrap_or(path);
-    (path.contains("bad_path") || known.invalid.iter().any(|i| i.path == path))
+    (path.contains("bad_path")
+        || known.invalid.iter().any(|i| i.path == path)
+        || known
+            .complete_admin_selectors
+            .iter()
+            .any(|c| c.path == path))
         && !known.valid.iter().any(|v| v.path == path)
         && !known
             .defect_only_in_unmodelled_kind
@@ -452,7 +537,13 @@ fn inputs_analyse_or_fail_cleanly() {
             ));
         }
     }
-    for p in c.known.invalid.iter().chain(&c.known.valid) {
+    for p in c
+        .known
+        .invalid
+        .iter()
+        .chain(&c.known.valid)
+        .chain(&c.known.complete_admin_selectors)
+    {
         if !c.root.join("tests").join(&p.path).is_dir() {
             failures.push(format!(
                 "known_differences.yaml: {} is not a directory of the corpus",
@@ -996,11 +1087,17 @@ fn connectivity_matches_netpol_analyzer() {
             continue;
         }
         let without = c.runs_without.get(dir);
-        let r = without.unwrap_or(&c.runs[dir]);
+        let completed = c.runs_completed.get(dir);
+        let r = without.or(completed).unwrap_or(&c.runs[dir]);
         if r.code != Some(0) {
             if without.is_some() {
                 failures.push(format!(
                     "{dir}: without the files of compare_without, expected exit 0; got {}",
+                    r.describe()
+                ));
+            } else if completed.is_some() {
+                failures.push(format!(
+                    "{dir}: with the admin policies' selectors completed, expected exit 0; got {}",
                     r.describe()
                 ));
             } else {
@@ -1104,6 +1201,219 @@ fn connectivity_matches_netpol_analyzer() {
         notes.join("\n  ")
     );
     report("connectivity", &failures, &summary);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad admin policies are rejected for netpol-analyzer's reason
+
+/// Each `anp_bad_path_test_*` / `banp_bad_path_test_*` directory, the error netpol-analyzer
+/// expects (`pkg/netpol/connlist/connlist_test.go`, `alerts` constants), and what kubesurface's
+/// message must contain for the same defect.
+const ADMIN_BAD_PATHS: [(&str, &str, &str); 33] = [
+    (
+        "anp_bad_path_test_1",
+        "PriorityErrExplain",
+        "priority 50 is also the priority of",
+    ),
+    (
+        "anp_bad_path_test_2",
+        "PriorityValueErr",
+        "spec.priority: 1001 is out of range",
+    ),
+    (
+        "anp_bad_path_test_3",
+        "ANPsWithSameNameErr",
+        "AdminNetworkPolicy same-name: defined twice",
+    ),
+    (
+        "anp_bad_path_test_4",
+        "OneFieldSetSubjectErr",
+        "spec.subject: missing required field",
+    ),
+    (
+        "anp_bad_path_test_5",
+        "OneFieldSetSubjectErr",
+        "spec.subject: exactly one of namespaces and pods must be set, found both",
+    ),
+    (
+        "anp_bad_path_test_6",
+        "ANPEgressRulePeersErr",
+        "spec.egress[0].to: must be defined and contain at least one peer",
+    ),
+    (
+        "anp_bad_path_test_7",
+        "OneFieldSetRulePeerErr",
+        "spec.egress[0].to[0]: exactly one of",
+    ),
+    (
+        "anp_bad_path_test_8",
+        "ANPPortsError",
+        "spec.egress[3].ports[0]: exactly one of portNumber, namedPort and portRange must be set",
+    ),
+    (
+        "anp_bad_path_test_9",
+        "UnknownRuleActionErr",
+        "spec.egress[1].action: unrecognized action \"Accept\"",
+    ),
+    (
+        "anp_bad_path_test_10",
+        "ANPEgressRulePeersErr",
+        "spec.egress[0].to: must be defined and contain at least one peer",
+    ),
+    (
+        "anp_bad_path_test_12",
+        "UnknownRuleActionErr",
+        "spec.egress[0].action: missing required field",
+    ),
+    (
+        "anp_bad_path_test_14",
+        "ANPIngressRulePeersErr",
+        "spec.ingress[0].from: must be defined and contain at least one peer",
+    ),
+    (
+        "anp_bad_path_test_15",
+        "ANPIngressRulePeersErr",
+        "spec.ingress[0].from: must be defined and contain at least one peer",
+    ),
+    (
+        "anp_bad_path_test_16",
+        "OneFieldSetRulePeerErr",
+        "spec.ingress[0].from[0]: exactly one of",
+    ),
+    (
+        "anp_bad_path_test_17",
+        "ANPPortsError",
+        "spec.ingress[3].ports[0]: exactly one of portNumber, namedPort and portRange must be set",
+    ),
+    (
+        "anp_bad_path_test_18",
+        "UnknownRuleActionErr",
+        "spec.ingress[0].action: unrecognized action \"Ok\"",
+    ),
+    (
+        "anp_bad_path_test_19",
+        "InvalidCIDRAddr",
+        "networks[0]: \"zc00::/8\" is not a valid CIDR",
+    ),
+    (
+        "anp_bad_path_test_20",
+        "PriorityValueErr",
+        "spec.priority: 1001 is out of range",
+    ),
+    (
+        "banp_bad_path_test_1",
+        "BANPAlreadyExists",
+        "BaselineAdminNetworkPolicy default: defined twice",
+    ),
+    (
+        "banp_bad_path_test_2",
+        "BANPNameAssertion",
+        "a BaselineAdminNetworkPolicy must be named \"default\"",
+    ),
+    (
+        "banp_bad_path_test_3",
+        "OneFieldSetSubjectErr",
+        "spec.subject: missing required field",
+    ),
+    (
+        "banp_bad_path_test_4",
+        "OneFieldSetSubjectErr",
+        "spec.subject: exactly one of namespaces and pods must be set, found both",
+    ),
+    (
+        "banp_bad_path_test_5",
+        "ANPEgressRulePeersErr",
+        "spec.egress[0].to: must be defined and contain at least one peer",
+    ),
+    (
+        "banp_bad_path_test_6",
+        "ANPEgressRulePeersErr",
+        "spec.egress[0].to: must be defined and contain at least one peer",
+    ),
+    (
+        "banp_bad_path_test_7",
+        "OneFieldSetRulePeerErr",
+        "spec.egress[0].to[0]: exactly one of",
+    ),
+    (
+        "banp_bad_path_test_8",
+        "UnknownRuleActionErr",
+        "spec.egress[0].action: unrecognized action \"Pass\"",
+    ),
+    (
+        "banp_bad_path_test_9",
+        "ANPPortsError",
+        "spec.egress[0].ports[0]: exactly one of portNumber, namedPort and portRange must be set",
+    ),
+    (
+        "banp_bad_path_test_10",
+        "ANPIngressRulePeersErr",
+        "spec.ingress[0].from: must be defined and contain at least one peer",
+    ),
+    (
+        "banp_bad_path_test_11",
+        "ANPIngressRulePeersErr",
+        "spec.ingress[0].from: must be defined and contain at least one peer",
+    ),
+    (
+        "banp_bad_path_test_12",
+        "OneFieldSetRulePeerErr",
+        "spec.ingress[0].from[0]: exactly one of",
+    ),
+    (
+        "banp_bad_path_test_13",
+        "ANPPortsError",
+        "spec.ingress[2].ports[0]: exactly one of portNumber, namedPort and portRange must be set",
+    ),
+    (
+        "banp_bad_path_test_14",
+        "UnknownRuleActionErr",
+        "spec.ingress[0].action: unrecognized action \"Pass\"",
+    ),
+    (
+        "banp_bad_path_test_15",
+        "InvalidCIDRAddr",
+        "networks[0]: \"zc00::/8\" is not a valid CIDR",
+    ),
+];
+
+/// Every admin bad-path directory is rejected for the defect netpol-analyzer names. Some of
+/// them also omit a `pods` selector the API requires, and kubesurface reports that first;
+/// with those selectors filled in (`{}`, as netpol-analyzer reads them) the intended defect
+/// must be the error.
+#[test]
+fn admin_bad_paths_rejected_for_netpol_analyzers_reason() {
+    let Some(c) = corpus() else { return };
+    let mut failures = Vec::new();
+    let listed: BTreeSet<&str> = ADMIN_BAD_PATHS.iter().map(|(d, _, _)| *d).collect();
+    for dir in &c.dirs {
+        let admin = dir.starts_with("anp_bad_path_test_") || dir.starts_with("banp_bad_path_test_");
+        if admin && !listed.contains(dir.as_str()) {
+            failures.push(format!("{dir}: not in ADMIN_BAD_PATHS"));
+        }
+    }
+    for (dir, theirs, ours) in ADMIN_BAD_PATHS {
+        let path = c.root.join("tests").join(dir);
+        if !path.is_dir() {
+            failures.push(format!("{dir}: not a directory of the corpus"));
+            continue;
+        }
+        let r = run(&[completed_copy(&path, dir)]);
+        if r.code != Some(2) || !r.stderr.contains(ours) {
+            failures.push(format!(
+                "{dir}: netpol-analyzer rejects it with {theirs}; expected exit 2 and {ours:?}, got {}",
+                r.describe()
+            ));
+        }
+    }
+    report(
+        "admin bad paths",
+        &failures,
+        &format!(
+            "netpol-analyzer admin bad paths: {} rejected for netpol-analyzer's reason",
+            ADMIN_BAD_PATHS.len()
+        ),
+    );
 }
 
 fn truncate(s: &str, max: usize) -> String {
