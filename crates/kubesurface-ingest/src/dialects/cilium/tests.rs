@@ -1090,3 +1090,72 @@ fn other_kinds_of_the_group_are_unknown() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+// examples/policies/host/: lock-down-ingress.yaml ships a placeholder port that Cilium
+// cannot parse ("replace the port: values"); allow-extended-protocols.yaml allows VRRP,
+// which has no ports: it adds no TCP/UDP/SCTP port.
+#[test]
+fn host_policy_examples() {
+    let e = error(
+        r#"
+apiVersion: "cilium.io/v2"
+kind: CiliumClusterwideNetworkPolicy
+metadata:
+  name: "lock-down-ingress-worker-node"
+spec:
+  nodeSelector:
+    matchLabels:
+      type: ingress-worker
+  ingress:
+  - toPorts:
+    - ports:
+      - port: "22"
+        protocol: TCP
+      - port: "REMOVE_ME_AFTER_DOUBLE_CHECKING_PORTS"
+        protocol: TCP
+"#,
+    );
+    assert!(
+        e.contains("spec.ingress[0].toPorts[0].ports[1].port: \"REMOVE_ME_AFTER_DOUBLE_CHECKING_PORTS\" is neither a port number nor a port name"),
+        "{e}"
+    );
+    let p = one(r#"
+apiVersion: "cilium.io/v2"
+kind: CiliumClusterwideNetworkPolicy
+metadata:
+  name: "allow-extended-egress-worker-node"
+spec:
+  description: "Allow specific traffic on egress of worker nodes"
+  nodeSelector:
+    matchLabels:
+      type: ingress-worker
+  egress:
+  - toPorts:
+    - ports:
+      - port: "6443"
+        protocol: TCP
+      - port: "8472"
+        protocol: UDP
+      - protocol: VRRP
+  - toPorts:
+    - ports:
+      - protocol: VRRP
+"#);
+    assert_eq!(p.subject, Subject::Nodes(eq("type", "ingress-worker")));
+    assert_eq!(
+        p.egress.len(),
+        1,
+        "a VRRP-only entry allows no modelled port"
+    );
+    assert_eq!(
+        p.egress[0].ports,
+        vec![
+            tcp(6443),
+            PolicyPort {
+                protocol: Protocol::Udp,
+                port: PortSpec::Range(8472, 8472)
+            }
+        ]
+    );
+    assert!(p.isolates_egress);
+}
