@@ -990,3 +990,18 @@ fn spec_is_required() {
         &["spec: missing required field"],
     );
 }
+
+/// v1alpha2's `protocols` in a v1alpha1 object is not read as "every port".
+#[test]
+fn v1alpha2_fields_in_v1alpha1_are_errors() {
+    assert_rejects(
+        &anp_with(
+            "  egress:\n  - action: Deny\n    to: [{namespaces: {}}]\n    protocols: [{tcp: {destinationPort: {number: 80}}}]\n",
+        ),
+        &["spec.egress[0]", "unknown field `protocols`"],
+    );
+    assert_rejects(
+        &ANP_HEAD.replace("spec:\n", "spec:\n  tier: Admin\n"),
+        &["spec", "unknown field `tier`"],
+    );
+}

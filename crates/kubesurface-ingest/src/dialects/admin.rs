@@ -871,41 +871,34 @@ fn peer(kind: Kind, dir: Direction, p: &Peer, at: &str) -> Result<TieredPeer, St
         }
     }
     if let Some(s) = &p.namespaces {
-        return Ok(pods_peer(PodMatch {
+        Ok(pods_peer(PodMatch {
             namespaces: namespaces(s, &format!("{at}.namespaces"))?,
             labels: LabelExpr::All,
             service_accounts: None,
-        }));
-    }
-    if let Some(np) = &p.pods {
-        return Ok(pods_peer(namespaced_pod(
+        }))
+    } else if let Some(np) = &p.pods {
+        Ok(pods_peer(namespaced_pod(
             np,
             kind.version(),
             &format!("{at}.pods"),
-        )?));
-    }
-    if let Some(s) = &p.nodes {
-        return Ok(TieredPeer::Nodes(selector(s, &format!("{at}.nodes"))?));
-    }
-    if let Some(nets) = &p.networks {
-        return networks(nets, &format!("{at}.networks"));
-    }
-    if let Some(names) = &p.domain_names {
+        )?))
+    } else if let Some(s) = &p.nodes {
+        Ok(TieredPeer::Nodes(selector(s, &format!("{at}.nodes"))?))
+    } else if let Some(nets) = &p.networks {
+        networks(nets, &format!("{at}.networks"))
+    } else if let Some(names) = &p.domain_names {
         domain_names(names, &format!("{at}.domainNames"))?;
         // Names resolve to addresses only at run time: no address kubesurface can name is
         // known to be one of them, so the peer matches nothing (see docs/admin-policies.md).
-        return Ok(TieredPeer::Networks {
+        Ok(TieredPeer::Networks {
             nets: Some(Vec::new()),
             except: Vec::new(),
             matches_pods: false,
-        });
+        })
+    } else {
+        // Exactly one field is set (checked above); this keeps the function total.
+        Err(format!("{at}: no peer field set"))
     }
-    unreachable_peer(at)
-}
-
-/// Only reached if the field table above and the branches disagree; an error, not a panic.
-fn unreachable_peer(at: &str) -> Result<TieredPeer, String> {
-    Err(format!("{at}: unsupported peer"))
 }
 
 fn pods_peer(pods: PodMatch) -> TieredPeer {
