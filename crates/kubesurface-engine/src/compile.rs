@@ -104,6 +104,8 @@ pub struct PeerUniverse<'a> {
     pub ipblock_matches_pods: bool,
     /// Class ids per namespace, so selectors only visit the namespaces they can match.
     pub by_namespace: &'a BTreeMap<String, Vec<u32>>,
+    /// Atoms that ipBlocks and CIDR peers never match (node addresses under Cilium).
+    pub cidr_excluded: &'a FixedBitSet,
 }
 
 impl PeerUniverse<'_> {
@@ -179,7 +181,9 @@ impl PeerUniverse<'_> {
                 Peer::IpBlock(block) => {
                     let inside = block_atoms_set(self.atoms, block);
                     for (j, atom) in self.external.iter().enumerate() {
-                        if inside.contains(*atom as usize) {
+                        if inside.contains(*atom as usize)
+                            && !self.cidr_excluded.contains(*atom as usize)
+                        {
                             set.insert(self.classes.len() + j);
                         }
                     }

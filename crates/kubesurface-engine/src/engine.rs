@@ -85,6 +85,18 @@ impl<'c> Engine<'c> {
                 .or_default()
                 .push(i as u32);
         }
+        // Under Cilium, CIDR selectors (ipBlocks included) never select in-cluster entities:
+        // the atoms holding exactly a node address are out of their reach.
+        let mut cidr_excluded = fixedbitset::FixedBitSet::with_capacity(atoms.atoms().len());
+        if settings.cni == kubesurface_model::Cni::Cilium {
+            for ip in cluster.nodes.values().flat_map(|n| n.ips()) {
+                let id = atoms.atom_of(ip);
+                let a = atoms.atoms()[id as usize];
+                if a.lo == a.hi {
+                    cidr_excluded.insert(id as usize);
+                }
+            }
+        }
         let universe = PeerUniverse {
             by_namespace: &by_namespace,
             cluster,
@@ -92,6 +104,7 @@ impl<'c> Engine<'c> {
             atoms: &atoms,
             external: &external,
             ipblock_matches_pods: settings.ipblock_matches_pods,
+            cidr_excluded: &cidr_excluded,
         };
         // Each policy compiles independently (in parallel); merging keeps policy order.
         let compiled: Vec<(Vec<usize>, Vec<CompiledRule>)> = cluster

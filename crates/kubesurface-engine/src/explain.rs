@@ -152,6 +152,15 @@ impl Ctx<'_> {
         }
     }
 
+    /// True for a node, or an address that is a node's.
+    pub(crate) fn is_node_address(&self, p: &PeerRef) -> bool {
+        match p {
+            PeerRef::Node { .. } => true,
+            PeerRef::Address(ip) => self.cluster.nodes.values().any(|n| n.ips().contains(ip)),
+            PeerRef::Endpoint(_) => false,
+        }
+    }
+
     pub(crate) fn addresses(&self, p: &PeerRef) -> Option<Vec<IpAddr>> {
         match p {
             PeerRef::Endpoint(i) => {
@@ -252,6 +261,15 @@ impl Ctx<'_> {
                 }
             }
             Peer::IpBlock(b) => {
+                if self.settings.cni == kubesurface_model::Cni::Cilium && self.is_node_address(p) {
+                    return Match {
+                        matched: false,
+                        why: format!(
+                            "ipBlock {} never matches a node address under Cilium (--cni cilium)",
+                            b.cidr
+                        ),
+                    };
+                }
                 let is_cluster_addr = matches!(p, PeerRef::Endpoint(_));
                 if is_cluster_addr && !self.settings.ipblock_matches_pods {
                     return Match {

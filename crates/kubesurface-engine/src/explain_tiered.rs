@@ -215,10 +215,12 @@ fn peer_matches(ctx: &Ctx<'_>, peer: &TieredPeer, family: &str, other: &PeerRef)
             except,
             matches_pods,
         } => {
-            if matches!(other, PeerRef::Endpoint(_)) && !matches_pods {
+            if !matches_pods
+                && (matches!(other, PeerRef::Endpoint(_)) || ctx.is_node_address(other))
+            {
                 return m(
                     false,
-                    format!("CIDR peers never match pods ({})", ctx.name(other)),
+                    format!("CIDR peers never match pods or nodes ({})", ctx.name(other)),
                 );
             }
             networks_match(ctx, other, nets.as_deref(), except)

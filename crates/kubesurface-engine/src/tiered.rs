@@ -251,6 +251,8 @@ pub fn needs(cluster: &Cluster, settings: &Settings) -> Needs {
                         matches_pods,
                     } => {
                         n.addresses |= *matches_pods;
+                        // Node addresses are cut out so that they can be left out.
+                        n.node_addresses |= !*matches_pods;
                         n.blocks
                             .extend(nets.iter().flatten().chain(except).map(whole));
                     }
@@ -262,6 +264,9 @@ pub fn needs(cluster: &Cluster, settings: &Settings) -> Needs {
                 }
             }
         }
+    }
+    if settings.cni == kubesurface_model::Cni::Cilium {
+        n.node_addresses = true; // ipBlocks must be able to leave node addresses out
     }
     if n.node_addresses {
         for node in cluster.nodes.values() {
@@ -418,7 +423,11 @@ impl Context<'_, '_> {
         let covers_all =
             nets.is_none_or(|ns| ns.iter().any(|n| n.prefix_len() == 0)) && except.is_empty();
         for (j, atom) in self.u.external.iter().enumerate() {
-            if inside.contains(*atom as usize) {
+            // CIDR peers that never match pods never match nodes either (Cilium).
+            let node_excluded = !classes_too
+                && (self.node_atoms.contains_key(atom)
+                    || self.u.cidr_excluded.contains(*atom as usize));
+            if inside.contains(*atom as usize) && !node_excluded {
                 set.insert(self.u.classes.len() + j);
             }
         }

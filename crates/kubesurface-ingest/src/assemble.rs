@@ -27,7 +27,7 @@ pub fn assemble(
     fingerprint_of: impl Fn(usize) -> u64,
 ) -> Result<Loaded, IngestError> {
     let mut cluster = Cluster::default();
-    let warnings = Vec::new();
+    let mut warnings = Vec::new();
     let mut errors: Vec<IngestError> = Vec::new();
     let mut pods: Vec<PodObject> = Vec::new();
     let mut workloads: BTreeMap<(String, String, String), WorkloadObject> = BTreeMap::new();
@@ -64,6 +64,16 @@ pub fn assemble(
 
     for (index, p) in parsed.into_iter().enumerate() {
         current.set(index);
+        let p = match p {
+            Parsed::Warned {
+                parsed,
+                warnings: notes,
+            } => {
+                warnings.extend(notes);
+                *parsed
+            }
+            p => p,
+        };
         match p {
             Parsed::Namespace {
                 name,
@@ -264,6 +274,7 @@ pub fn assemble(
                 }
                 *cluster.unknown_kinds.entry(kind).or_default() += 1;
             }
+            Parsed::Warned { .. } => {} // unwrapped above; never nested
             Parsed::Unknown(kind) => {
                 if kind.contains("projectcalico.org/") {
                     note_evidence(&mut cluster.cni_evidence, "calico", &kind);

@@ -81,6 +81,14 @@ pub enum Parsed {
         /// The CRD's name (`networkpolicies.projectcalico.org`).
         name: String,
     },
+    /// An object read with notes for the user (constructs approximated, not modelled):
+    /// each `file:line: Kind ns/name: field: note`.
+    Warned {
+        /// The object.
+        parsed: Box<Parsed>,
+        /// The notes.
+        warnings: Vec<String>,
+    },
     /// Any other kind: `apiVersion/kind`, counted and reported.
     Unknown(String),
 }
@@ -165,7 +173,21 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
         "{} {}",
         if kind.is_empty() { "<no kind>" } else { &kind },
         match (&name, kind.as_str()) {
-            (Some(n), "Namespace" | "Node") => n.clone(),
+            (
+                Some(n),
+                "Namespace"
+                | "Node"
+                | "AdminNetworkPolicy"
+                | "BaselineAdminNetworkPolicy"
+                | "ClusterNetworkPolicy"
+                | "GlobalNetworkPolicy"
+                | "Tier"
+                | "HostEndpoint"
+                | "CiliumClusterwideNetworkPolicy"
+                | "CustomResourceDefinition"
+                | "IngressClass"
+                | "GatewayClass",
+            ) => n.clone(),
             (Some(n), _) => format!("{namespace}/{n}"),
             (None, _) => format!("{namespace}/<no name>"),
         }

@@ -68,10 +68,17 @@ mod imp {
     /// Notes on stderr: what was skipped (always: it changes the result), and a summary
     /// line when stderr is a terminal and not `--quiet`.
     fn report(args: &LiveArgs, s: &Snapshot) {
+        // A policy dialect whose CRDs are absent is simply not in use (the CNI note says
+        // which one is): only other absent kinds are worth a note.
+        let dialect = |resource: &str| {
+            ["policy.networking.k8s.io", "projectcalico.org", "cilium.io"]
+                .iter()
+                .any(|g| resource.ends_with(&format!(".{g}")))
+        };
         let absent: Vec<&str> = s
             .skipped
             .iter()
-            .filter(|k| k.reason == SkipReason::NotInstalled)
+            .filter(|k| k.reason == SkipReason::NotInstalled && !dialect(&k.resource))
             .map(|k| k.kind)
             .collect();
         if !absent.is_empty() {

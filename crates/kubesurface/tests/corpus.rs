@@ -287,8 +287,21 @@ fn bad_input_exits_2_naming_file_line_and_object() {
 
 #[test]
 fn unknown_kinds_are_reported_on_stderr() {
-    let out = run(&["connectivity", BOUTIQUE]);
+    // Online Boutique's kinds are all read now (ServiceAccounts included); add one that is not.
+    let dir = std::env::temp_dir().join(format!("ks-unknown-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n",
+    )
+    .unwrap();
+    let out = run(&["connectivity", BOUTIQUE, dir.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).ok();
     assert!(out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("v1/ServiceAccount (11)"), "{err}");
+    assert!(err.contains("v1/ConfigMap (2)"), "{err}");
+    assert!(
+        !err.contains("ServiceAccount"),
+        "ServiceAccounts are read: {err}"
+    );
 }

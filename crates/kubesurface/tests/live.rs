@@ -141,7 +141,7 @@ fn skipped_kinds_are_reported_on_stderr() {
     let err = stderr(&out);
     assert!(
         err.contains(
-            "kubesurface: note: not installed in the cluster (404), skipped: HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, UDPRoute, ReferenceGrant\n"
+            "kubesurface: note: not installed in the cluster (404), skipped: HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, UDPRoute, ReferenceGrant, ServiceAccount\n"
         ),
         "{err}"
     );

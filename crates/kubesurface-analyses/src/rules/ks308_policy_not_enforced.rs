@@ -48,18 +48,26 @@ nobody relies on it. If kubesurface guessed the CNI wrong, pass `--cni` (or set
     check,
 };
 
+/// The manifest object a normalized part came from: ingest names the extra parts of one
+/// object `NAME (hosts)`, `NAME (deny)` or `NAME#i`.
 fn object(p: &TieredPolicy) -> String {
+    let name = p.name.split(" (").next().unwrap_or(&p.name);
+    let name = name.split('#').next().unwrap_or(name);
     match &p.namespace {
-        Some(ns) => format!("{ns}/{}/{}", p.dialect.kind(), p.name),
-        None => format!("{}/{}", p.dialect.kind(), p.name),
+        Some(ns) => format!("{ns}/{}/{name}", p.dialect.kind()),
+        None => format!("{}/{name}", p.dialect.kind()),
     }
 }
 
 fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
     let engine = ctx.engine;
     let cni = engine.settings.cni.as_str();
+    let mut seen = std::collections::BTreeSet::new();
     for &pi in &engine.tiered.ignored {
         let p = &ctx.cluster().tiered_policies[pi as usize];
+        if !seen.insert(object(p)) {
+            continue; // another part of the same object
+        }
         let message = format!(
             "{} is a {} policy, but the CNI is {cni}, which does not enforce it: it allows and denies nothing (pass --cni if the cluster runs another CNI)",
             object(p),

@@ -347,7 +347,10 @@ mod tests {
         // Namespace and ServiceAccount names mixed with pod labels stay with the pod
         // labels (the engine sees them there); namespace labels cannot.
         let mixed = p("app == 'web' || projectcalico.org/namespace == 'shop'");
-        assert_eq!(split(&mixed, "spec.selector").unwrap().pod, vec![mixed.clone()]);
+        assert_eq!(
+            split(&mixed, "spec.selector").unwrap().pod,
+            vec![mixed.clone()]
+        );
         let e = split(&p("app == 'web' || pcns.team == 'a'"), "spec.selector").unwrap_err();
         assert!(
             e.starts_with("spec.selector: kubesurface cannot evaluate"),

@@ -67,11 +67,18 @@ pub fn classify(
         _ => return Ok(Parsed::Unknown(format!("{api_version}/{kind}"))),
     };
     let mut read = read(dialect, body, namespace, source)?;
-    // The notes in `read.warnings` have no way out of object typing yet.
-    if read.policies.len() == 1 {
-        Ok(Parsed::Tiered(Box::new(read.policies.remove(0))))
+    let parsed = if read.policies.len() == 1 {
+        Parsed::Tiered(Box::new(read.policies.remove(0)))
     } else {
-        Ok(Parsed::TieredMany(read.policies))
+        Parsed::TieredMany(read.policies)
+    };
+    if read.warnings.is_empty() {
+        Ok(parsed)
+    } else {
+        Ok(Parsed::Warned {
+            parsed: Box::new(parsed),
+            warnings: read.warnings,
+        })
     }
 }
 
