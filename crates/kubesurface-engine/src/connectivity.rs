@@ -58,14 +58,145 @@ pub struct Stats {
     pub destination_signatures: usize,
 }
 
-/// A scanned source group: its source signatures and its (destination group, verdict)s.
-type ScannedRow = (Vec<u32>, Vec<(u32, VerdictId)>);
-
 /// Marks a pair whose verdict is a union still to compute.
 const UNION: VerdictId = VerdictId::MAX;
 
 /// Source groups evaluated together before their rows are emitted.
 const CHUNK: usize = 512;
+
+/// Sparse rows kept between chunks, in (destination signature, verdict) entries; past this
+/// the cache is emptied (about 128 MiB).
+const ROW_CACHE_ENTRIES: usize = 16 << 20;
+
+/// Unions of verdict ids already computed, readable from the parallel scan: a dense square
+/// table over the first `dim` ids, filled as the sequential pass computes unions.
+struct UnionMemo {
+    dim: usize,
+    table: Vec<VerdictId>,
+}
+
+/// A union not computed yet.
+const UNKNOWN: VerdictId = VerdictId::MAX;
+
+/// The most ids the memo covers (a 2048² table is 16 MiB); unions of later ids are computed
+/// sequentially each time.
+const MEMO_MAX: usize = 2048;
+
+impl UnionMemo {
+    fn new() -> Self {
+        UnionMemo {
+            dim: 0,
+            table: Vec::new(),
+        }
+    }
+
+    /// Makes room for ids below `distinct` (as far as `MEMO_MAX` allows).
+    fn grow(&mut self, distinct: usize) {
+        if distinct <= self.dim || self.dim == MEMO_MAX {
+            return;
+        }
+        let dim = distinct.next_power_of_two().clamp(64, MEMO_MAX);
+        let mut table = vec![UNKNOWN; dim * dim];
+        for a in 0..self.dim {
+            table[a * dim..a * dim + self.dim]
+                .copy_from_slice(&self.table[a * self.dim..(a + 1) * self.dim]);
+        }
+        self.dim = dim;
+        self.table = table;
+    }
+
+    /// The union of `a` and `b` when it is trivial or known.
+    fn get(&self, a: VerdictId, b: VerdictId) -> Option<VerdictId> {
+        if a == b || b == EMPTY || a == FULL {
+            return Some(a);
+        }
+        if a == EMPTY || b == FULL {
+            return Some(b);
+        }
+        let (a, b) = (a as usize, b as usize);
+        if a < self.dim && b < self.dim {
+            let u = self.table[a * self.dim + b];
+            (u != UNKNOWN).then_some(u)
+        } else {
+            None
+        }
+    }
+
+    /// The union of `a` and `b`, computed (and remembered) when not known.
+    fn union(&mut self, matrix: &mut Matrix<'_, '_>, a: VerdictId, b: VerdictId) -> VerdictId {
+        if let Some(u) = self.get(a, b) {
+            return u;
+        }
+        let u = matrix.union(a, b);
+        let (a, b) = (a as usize, b as usize);
+        if a < self.dim && b < self.dim {
+            self.table[a * self.dim + b] = u;
+            self.table[b * self.dim + a] = u;
+        }
+        u
+    }
+}
+
+/// One source group's verdicts towards every destination group, accumulated from the
+/// sparse rows of its source signatures: `EMPTY` means untouched.
+struct Accumulator {
+    verdict: Vec<VerdictId>,
+    touched: Vec<u32>,
+}
+
+impl Accumulator {
+    fn new(groups: usize) -> Self {
+        Accumulator {
+            verdict: vec![EMPTY; groups],
+            touched: Vec::new(),
+        }
+    }
+
+    /// ORs `id` (never `EMPTY`) into the verdict towards `gd`; a union the memo does not
+    /// know yet marks the pair `UNION`.
+    fn add(&mut self, gd: u32, id: VerdictId, memo: &UnionMemo) {
+        let slot = &mut self.verdict[gd as usize];
+        match *slot {
+            EMPTY => {
+                *slot = id;
+                self.touched.push(gd);
+            }
+            UNION => {}
+            current => *slot = memo.get(current, id).unwrap_or(UNION),
+        }
+    }
+
+    /// Sets the verdict towards `gd` to `FULL` (the node-origin rule).
+    fn set_full(&mut self, gd: u32) {
+        let slot = &mut self.verdict[gd as usize];
+        if *slot == EMPTY {
+            self.touched.push(gd);
+        }
+        *slot = FULL;
+    }
+
+    /// The touched destinations in order, without `skip`, and resets.
+    fn take(&mut self, skip: u32) -> Vec<(u32, VerdictId)> {
+        self.touched.sort_unstable();
+        let mut found = Vec::with_capacity(self.touched.len());
+        for &gd in &self.touched {
+            let id = std::mem::replace(&mut self.verdict[gd as usize], EMPTY);
+            if gd != skip {
+                found.push((gd, id));
+            }
+        }
+        self.touched.clear();
+        found
+    }
+}
+
+/// The verdict of a sparse row towards destination signature `d`.
+fn row_verdict(row: &[(u32, VerdictId)], d: u32) -> VerdictId {
+    match row.binary_search_by_key(&d, |&(ds, _)| ds) {
+        Ok(i) => row[i].1,
+        Err(_) => EMPTY,
+    }
+}
 
 /// Streams every pair with something allowed, sorted by source then destination name,
 /// never with source equal to destination.
@@ -157,72 +288,88 @@ pub fn for_each_connection_with_ids(
         list.dedup();
     }
 
+    // Source signatures per group, and the groups holding each destination signature: a
+    // source group's row is scattered from the non-empty entries of its signatures' rows,
+    // so the work follows what is allowed, not the number of group pairs.
+    let src_sigs: Vec<Vec<u32>> = groups
+        .iter()
+        .map(|g| {
+            let mut s: Vec<u32> = g.peers.iter().map(|&p| matrix.src_sig(p)).collect();
+            s.sort_unstable();
+            s.dedup();
+            s
+        })
+        .collect();
+    let (src_count, dst_count) = matrix.signatures();
+    let mut groups_of_dst: Vec<Vec<u32>> = vec![Vec::new(); dst_count];
+    for (g, ds) in dst_sigs.iter().enumerate() {
+        for &d in ds {
+            groups_of_dst[d as usize].push(g as u32);
+        }
+    }
+
     let mut portsets: Vec<Option<PortSet>> = Vec::new();
     let mut allowed_pairs = 0;
-    let mut rows: HashMap<u32, Vec<VerdictId>> = HashMap::new();
+    let mut rows: Vec<Option<Vec<(u32, VerdictId)>>> = vec![None; src_count];
+    let mut cached = 0usize;
+    let mut memo = UnionMemo::new();
     for chunk in (0..groups.len()).collect::<Vec<_>>().chunks(CHUNK) {
+        if cached > ROW_CACHE_ENTRIES {
+            rows.iter_mut().for_each(|r| *r = None);
+            cached = 0;
+        }
         let mut needed: Vec<u32> = chunk
             .iter()
-            .flat_map(|&g| groups[g].peers.iter().map(|&p| matrix.src_sig(p)))
+            .flat_map(|&g| src_sigs[g].iter().copied())
+            .filter(|&s| rows[s as usize].is_none())
             .collect();
         needed.sort_unstable();
         needed.dedup();
-        needed.retain(|s| !rows.contains_key(s));
-        if rows.len() > 4 * CHUNK {
-            rows.clear();
-            needed = chunk
-                .iter()
-                .flat_map(|&g| groups[g].peers.iter().map(|&p| matrix.src_sig(p)))
-                .collect();
-            needed.sort_unstable();
-            needed.dedup();
-        }
-        let computed = matrix.rows(&needed);
-        rows.extend(needed.into_iter().zip(computed));
-        // Scan the chunk's rows in parallel; unions across several signatures (groups
-        // with differently-labelled members) are finished sequentially, as they intern.
-        let scanned: Vec<ScannedRow> = chunk
-            .par_iter()
-            .map(|&gs| {
-                let mut src_sigs: Vec<u32> = groups[gs]
-                    .peers
-                    .iter()
-                    .map(|&p| matrix.src_sig(p))
-                    .collect();
-                src_sigs.sort_unstable();
-                src_sigs.dedup();
-                let origin = &node_origin[gs];
-                let mut next_origin = 0;
-                let single_row = (src_sigs.len() == 1).then(|| &rows[&src_sigs[0]]);
-                let mut found = Vec::new();
-                for (gd, ds) in dst_sigs.iter().enumerate() {
-                    while next_origin < origin.len() && (origin[next_origin] as usize) < gd {
-                        next_origin += 1;
-                    }
-                    if gd == gs {
-                        continue;
-                    }
-                    let id = if origin.get(next_origin) == Some(&(gd as u32)) {
-                        FULL
-                    } else if let (Some(row), [d]) = (single_row, ds.as_slice()) {
-                        row[*d as usize]
-                    } else {
-                        UNION
-                    };
-                    if id != EMPTY {
-                        found.push((gd as u32, id));
-                    }
-                }
-                (src_sigs, found)
+        let computed: Vec<Vec<(u32, VerdictId)>> = matrix
+            .rows(&needed)
+            .into_par_iter()
+            .map(|row| {
+                row.into_iter()
+                    .enumerate()
+                    .filter(|&(_, id)| id != EMPTY)
+                    .map(|(d, id)| (d as u32, id))
+                    .collect()
             })
             .collect();
-        for (&gs, (src_sigs, found)) in chunk.iter().zip(scanned) {
+        for (s, row) in needed.into_iter().zip(computed) {
+            cached += row.len();
+            rows[s as usize] = Some(row);
+        }
+        memo.grow(matrix.distinct());
+        // Scan the chunk in parallel; unions the memo does not know yet are finished
+        // sequentially, as they intern.
+        let scanned: Vec<Vec<(u32, VerdictId)>> = chunk
+            .par_iter()
+            .map_init(
+                || Accumulator::new(groups.len()),
+                |acc, &gs| {
+                    for &s in &src_sigs[gs] {
+                        for &(d, id) in rows[s as usize].as_deref().unwrap_or_default() {
+                            for &gd in &groups_of_dst[d as usize] {
+                                acc.add(gd, id, &memo);
+                            }
+                        }
+                    }
+                    for &gd in &node_origin[gs] {
+                        acc.set_full(gd);
+                    }
+                    acc.take(gs as u32)
+                },
+            )
+            .collect();
+        for (&gs, found) in chunk.iter().zip(scanned) {
             for (gd, id) in found {
                 let id = if id == UNION {
                     let mut id = EMPTY;
-                    for s in &src_sigs {
+                    for &s in &src_sigs[gs] {
+                        let row = rows[s as usize].as_deref().unwrap_or_default();
                         for &d in &dst_sigs[gd as usize] {
-                            id = matrix.union(id, rows[s][d as usize]);
+                            id = memo.union(&mut matrix, id, row_verdict(row, d));
                         }
                     }
                     id
@@ -250,5 +397,57 @@ pub fn for_each_connection_with_ids(
         allowed_pairs,
         source_signatures: src_sigs,
         destination_signatures: dst_sigs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memo_answers_trivial_unions_and_keeps_known_ones_when_it_grows() {
+        let mut memo = UnionMemo::new();
+        assert_eq!(memo.get(5, EMPTY), Some(5));
+        assert_eq!(memo.get(EMPTY, 5), Some(5));
+        assert_eq!(memo.get(5, FULL), Some(FULL));
+        assert_eq!(memo.get(5, 5), Some(5));
+        assert_eq!(memo.get(5, 6), None, "nothing known before it has room");
+        memo.grow(10);
+        assert_eq!(memo.dim, 64);
+        let dim = memo.dim;
+        memo.table[5 * dim + 6] = 7;
+        memo.table[6 * dim + 5] = 7;
+        assert_eq!(memo.get(5, 6), Some(7));
+        assert_eq!(memo.get(5, 8), None);
+        memo.grow(100);
+        assert_eq!(memo.dim, 128);
+        assert_eq!(memo.get(6, 5), Some(7), "kept across growth");
+        assert_eq!(memo.get(100, 5), None);
+        assert_eq!(
+            memo.get(5000, 6),
+            None,
+            "ids past the table are never known"
+        );
+    }
+
+    #[test]
+    fn accumulator_unions_in_order_without_the_source_and_resets() {
+        let mut memo = UnionMemo::new();
+        memo.grow(8);
+        let dim = memo.dim;
+        memo.table[2 * dim + 3] = 4;
+        memo.table[3 * dim + 2] = 4;
+        let mut acc = Accumulator::new(6);
+        acc.add(5, 2, &memo);
+        acc.add(1, 2, &memo);
+        acc.add(1, 3, &memo); // known union: 4
+        acc.add(3, 2, &memo);
+        acc.add(3, 6, &memo); // unknown union
+        acc.add(0, 3, &memo); // the source itself
+        acc.set_full(4);
+        acc.set_full(5);
+        assert_eq!(acc.take(0), vec![(1, 4), (3, UNION), (4, FULL), (5, FULL)]);
+        assert!(acc.verdict.iter().all(|&v| v == EMPTY));
+        assert!(acc.take(0).is_empty());
     }
 }
