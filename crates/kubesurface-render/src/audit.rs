@@ -9,11 +9,19 @@ use serde_json::json;
 /// The schema identifier of the audit JSON.
 pub const AUDIT_SCHEMA: &str = "kubesurface.audit/v1";
 
-/// `{"schema":"kubesurface.audit/v1","findings":[…]}`, one finding per line, keys in
-/// contract order (`suppression` is an optional extension).
-pub fn json(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
+/// `{"schema":"kubesurface.audit/v1","settings":{…},"findings":[…]}`, one finding per line,
+/// keys in contract order (`settings` and `suppression` are optional extensions).
+pub fn json(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    settings: &kubesurface_engine::Settings,
+) -> io::Result<()> {
     let s = |v: &str| serde_json::Value::String(v.to_string()).to_string();
-    write!(out, "{{\"schema\":\"{AUDIT_SCHEMA}\",\"findings\":[")?;
+    write!(
+        out,
+        "{{\"schema\":\"{AUDIT_SCHEMA}\",\"settings\":{},\"findings\":[",
+        crate::settings_json(settings)
+    )?;
     for (i, f) in findings.iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;
@@ -184,7 +192,12 @@ fn clip_description(text: &str, max: usize) -> String {
 
 /// SARIF 2.1.0: one run, every rule with its help, every finding with file:line regions;
 /// suppressed findings carry a `suppressions` entry.
-pub fn sarif(out: &mut dyn Write, findings: &[Finding], version: &str) -> io::Result<()> {
+pub fn sarif(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    version: &str,
+    settings: &kubesurface_engine::Settings,
+) -> io::Result<()> {
     let rules: Vec<serde_json::Value> = RULES
         .iter()
         .map(|r| {
@@ -245,7 +258,11 @@ pub fn sarif(out: &mut dyn Write, findings: &[Finding], version: &str) -> io::Re
                 "informationUri": "https://github.com/kubesurface/kubesurface",
                 "rules": rules
             }},
-            "results": results
+            "results": results,
+            "properties": {
+                "cni": settings.cni.as_str(),
+                "ipblock_matches_pods": settings.ipblock_matches_pods
+            }
         }]
     });
     serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;

@@ -23,9 +23,18 @@ fn record(e: &Exposure) -> String {
     )
 }
 
-/// `{"schema":"kubesurface.exposure/v1","exposures":[…]}`, one record per line.
-pub fn json(out: &mut dyn Write, exposures: &[Exposure]) -> io::Result<()> {
-    write!(out, "{{\"schema\":\"{EXPOSURE_SCHEMA}\",\"exposures\":[")?;
+/// `{"schema":"kubesurface.exposure/v1","settings":{…},"exposures":[…]}`, one record per
+/// line.
+pub fn json(
+    out: &mut dyn Write,
+    exposures: &[Exposure],
+    settings: &kubesurface_engine::Settings,
+) -> io::Result<()> {
+    write!(
+        out,
+        "{{\"schema\":\"{EXPOSURE_SCHEMA}\",\"settings\":{},\"exposures\":[",
+        crate::settings_json(settings)
+    )?;
     for (i, e) in exposures.iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;

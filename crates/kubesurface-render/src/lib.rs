@@ -12,8 +12,8 @@ pub mod exposure;
 
 use std::io::{self, Write};
 
-use kubesurface_engine::PortSet;
 use kubesurface_engine::connectivity::Granularity;
+use kubesurface_engine::{PortSet, Settings};
 
 pub use connectivity_csv::CsvRenderer;
 pub use connectivity_dot::DotRenderer;
@@ -62,4 +62,14 @@ pub fn connectivity_renderer(format: Format) -> Box<dyn ConnectivityRenderer> {
         Format::Markdown => Box::<MarkdownRenderer>::default(),
         Format::Dot => Box::<DotRenderer>::default(),
     }
+}
+
+/// The settings a result was computed under, as the optional `settings` object of the JSON
+/// contracts: `{"cni":"generic","ipblock_matches_pods":true}`.
+pub fn settings_json(settings: &Settings) -> String {
+    format!(
+        "{{\"cni\":\"{}\",\"ipblock_matches_pods\":{}}}",
+        settings.cni.as_str(),
+        settings.ipblock_matches_pods
+    )
 }

@@ -22,8 +22,10 @@ pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
     let findings = audit(&ctx);
     write_stdout(|out| match args.output {
         AuditFormat::Table => render::table(out, &findings),
-        AuditFormat::Json => render::json(out, &findings),
-        AuditFormat::Sarif => render::sarif(out, &findings, env!("CARGO_PKG_VERSION")),
+        AuditFormat::Json => render::json(out, &findings, &engine.settings),
+        AuditFormat::Sarif => {
+            render::sarif(out, &findings, env!("CARGO_PKG_VERSION"), &engine.settings)
+        }
         AuditFormat::Md => render::markdown(out, &findings),
     })?;
     let threshold = args.fail_on.map(|s| match s {

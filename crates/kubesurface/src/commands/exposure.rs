@@ -18,7 +18,7 @@ pub fn run(args: ExposureArgs) -> Result<ExitCode, String> {
     let records = exposures_with_sockets(&engine, &config, &sockets);
     write_stdout(|out| match args.output {
         ReportFormat::Table => render::table(out, &records),
-        ReportFormat::Json => render::json(out, &records),
+        ReportFormat::Json => render::json(out, &records, &engine.settings),
         ReportFormat::Csv => render::csv(out, &records),
         ReportFormat::Md => render::markdown(out, &records),
     })?;

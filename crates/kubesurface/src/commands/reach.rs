@@ -122,6 +122,10 @@ pub fn run(args: ReachArgs) -> Result<ExitCode, String> {
                 .collect();
             let doc = serde_json::json!({
                 "schema": "kubesurface.reach/v1",
+                "settings": {
+                    "cni": engine.settings.cni.as_str(),
+                    "ipblock_matches_pods": engine.settings.ipblock_matches_pods,
+                },
                 "from": args.from,
                 "to": args.to,
                 "connections": connections,
