@@ -126,6 +126,12 @@ mod reference {
                 if matches!(other, Other::Pod(_)) && !settings.ipblock_matches_pods {
                     return false;
                 }
+                // Cilium: CIDR selectors (ipBlocks included) select only world addresses,
+                // never a node (docs/semantics.md, per-CNI table; Cilium's "CIDR-based"
+                // policy docs: not for IPs of nodes in the cluster).
+                if settings.cni == Cni::Cilium && is_node(cluster, other) {
+                    return false;
+                }
                 let inside = |ip: &IpAddr| {
                     block.cidr.contains(ip) && !block.except.iter().any(|e| e.contains(ip))
                 };
@@ -228,6 +234,15 @@ mod reference {
 
     fn is_node_address(cluster: &Cluster, ip: IpAddr) -> bool {
         cluster.nodes.values().any(|n| node_ips(n).contains(&ip))
+    }
+
+    /// A node, or one of its addresses.
+    fn is_node(cluster: &Cluster, other: Other<'_>) -> bool {
+        match other {
+            Other::Node(_) => true,
+            Other::Addr(ip) => is_node_address(cluster, ip),
+            Other::Pod(_) => false,
+        }
     }
 
     /// Is the node named `name` selected by a node-level `expr` of a policy of `dialect`?
@@ -382,10 +397,14 @@ mod reference {
                 nets,
                 except,
                 matches_pods,
-            } => match other {
-                Other::Pod(_) if !matches_pods => false,
-                _ => in_networks(addresses(other), nets.as_deref(), except),
-            },
+            } => {
+                // CIDR peers that do not match pods (Cilium's) select only world addresses:
+                // never a pod, never a node.
+                if !matches_pods && (matches!(other, Other::Pod(_)) || is_node(cluster, other)) {
+                    return false;
+                }
+                in_networks(addresses(other), nets.as_deref(), except)
+            }
             TieredPeer::Entity(entity) => match (entity, other) {
                 (Entity::All, _) => true,
                 (Entity::Internal, _) => false,
@@ -2618,4 +2637,54 @@ fn node_subjects_and_entities() {
     expect(&c3, calico(), "shop/web", "ext:10.9.0.1", TCP, 22, false);
     expect(&c3, calico(), "shop/web", "node:n1", TCP, 22, false);
     expect(&c3, calico(), "shop/web", "ext:10.9.0.2", TCP, 22, true);
+}
+
+#[test]
+fn cilium_cidr_selectors_never_select_nodes() {
+    // docs/semantics.md (per-CNI table): under Cilium, ipBlock and CIDR rules select only
+    // world addresses; Cilium's docs: CIDR rules do not apply to IPs of cluster nodes.
+    let mut c = cluster(&["shop"], vec![pod("shop", "web", &[("app", "web")])]);
+    c.nodes.insert("n1".into(), node("n1", &[], "10.9.0.1"));
+    c.tiered_policies.push(tiered(
+        Dialect::CiliumNetworkPolicy,
+        "web-out",
+        DEFAULT_TIER,
+        None,
+        on(eq("app", "web")),
+        vec![],
+        vec![rule(
+            Action::Allow,
+            vec![TieredPeer::Networks {
+                nets: Some(vec!["10.9.0.0/16".parse().unwrap()]),
+                except: Vec::new(),
+                matches_pods: false,
+            }],
+        )],
+        true,
+    ));
+    expect(&c, cilium(), "shop/web", "ext:10.9.5.5", TCP, 443, true);
+    expect(&c, cilium(), "shop/web", "ext:10.9.0.1", TCP, 443, false);
+    expect(&c, cilium(), "shop/web", "node:n1", TCP, 443, false);
+
+    // A NetworkPolicy ipBlock, the same way under Cilium; under the generic CNI it matches
+    // the node's address.
+    let mut c = cluster(&["shop"], vec![pod("shop", "web", &[("app", "web")])]);
+    c.nodes.insert("n1".into(), node("n1", &[], "10.9.0.1"));
+    c.policies.push(NetworkPolicy {
+        namespace: "shop".into(),
+        name: "web-out".into(),
+        affects_egress: true,
+        egress: vec![PolicyRule {
+            peers: vec![Peer::IpBlock(IpBlock {
+                cidr: "10.9.0.0/16".parse().unwrap(),
+                except: Vec::new(),
+            })],
+            ports: Vec::new(),
+        }],
+        source: Source::implicit(),
+        ..Default::default()
+    });
+    expect(&c, cilium(), "shop/web", "ext:10.9.5.5", TCP, 443, true);
+    expect(&c, cilium(), "shop/web", "ext:10.9.0.1", TCP, 443, false);
+    expect(&c, generic(), "shop/web", "ext:10.9.0.1", TCP, 443, true);
 }
