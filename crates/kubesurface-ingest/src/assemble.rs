@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use rayon::prelude::*;
+
 use kubesurface_model::{Cluster, Endpoint, METADATA_NAME_LABEL, Namespace, Source, WorkloadRef};
 
 use crate::objects::{Parsed, PodObject, WORKLOAD_KINDS, WorkloadObject};
@@ -17,6 +19,44 @@ fn controller(refs: &[OwnerReference]) -> Option<&OwnerReference> {
     refs.iter().find(|r| r.controller).or_else(|| refs.first())
 }
 
+/// Workloads by (namespace, kind, name), borrowed: lookups allocate nothing.
+type WorkloadIndex<'a> = HashMap<(&'a str, &'a str, &'a str), &'a WorkloadObject>;
+
+/// The controller reference of a workload in the input.
+fn owner_of<'a>(
+    index: &WorkloadIndex<'a>,
+    namespace: &str,
+    kind: &str,
+    name: &str,
+) -> Option<&'a OwnerReference> {
+    index
+        .get(&(namespace, kind, name))
+        .and_then(|w| controller(&w.meta.owner_references))
+}
+
+/// The top of an ownerReferences chain, following owners present in the input. An owner
+/// absent from the input still names the workload (as `kubectl get pods` dumps need).
+fn top_owner<'a>(
+    index: &WorkloadIndex<'a>,
+    namespace: &str,
+    refs: &'a [OwnerReference],
+) -> Option<(&'a str, &'a str)> {
+    let first = controller(refs)?;
+    if !WORKLOAD_KINDS.contains(&first.kind.as_str()) {
+        return None; // e.g. a static pod's mirror, owned by its Node
+    }
+    let mut current = (first.kind.as_str(), first.name.as_str());
+    for _ in 0..MAX_OWNER_DEPTH {
+        let Some(next) = owner_of(index, namespace, current.0, current.1)
+            .filter(|r| WORKLOAD_KINDS.contains(&r.kind.as_str()))
+        else {
+            break;
+        };
+        current = (next.kind.as_str(), next.name.as_str());
+    }
+    Some(current)
+}
+
 /// Builds the cluster from typed objects (in input order).
 ///
 /// Two objects with the same kind, namespace and name are an error (which one would be in
@@ -29,14 +69,21 @@ pub fn assemble(
     let mut cluster = Cluster::default();
     let mut warnings = Vec::new();
     let mut errors: Vec<IngestError> = Vec::new();
-    let mut pods: Vec<PodObject> = Vec::new();
+    let mut pods: Vec<Box<PodObject>> = Vec::new();
     let mut workloads: BTreeMap<(String, String, String), WorkloadObject> = BTreeMap::new();
     let mut ns_sources: BTreeMap<String, Source> = BTreeMap::new();
-    let mut seen: HashMap<(String, String, String), (Source, usize)> = HashMap::new();
+    // Keyed by `kind\0namespace\0name`: one allocation per object.
+    let mut seen: HashMap<String, (Source, usize)> = HashMap::with_capacity(parsed.len());
     let current = std::cell::Cell::new(0usize);
     let mut duplicate =
         |kind: &str, ns: &str, name: &str, source: &Source, errors: &mut Vec<IngestError>| {
-            let key = (kind.to_string(), ns.to_string(), name.to_string());
+            let mut key = String::with_capacity(kind.len() + ns.len() + name.len() + 2);
+            for (i, part) in [kind, ns, name].into_iter().enumerate() {
+                if i > 0 {
+                    key.push('\0');
+                }
+                key.push_str(part);
+            }
             if let Some((first, print)) = seen.get(&key) {
                 if fingerprint_of(*print) == fingerprint_of(current.get()) {
                     return true; // the same object again: harmless
@@ -124,13 +171,13 @@ pub fn assemble(
                 if duplicate(
                     "Pod",
                     &pod.namespace,
-                    &pod.pod.metadata.name,
+                    &pod.meta.name,
                     &pod.source,
                     &mut errors,
                 ) {
                     continue;
                 }
-                pods.push(*pod);
+                pods.push(pod);
             }
             Parsed::Workload(w) => {
                 if duplicate(&w.kind, &w.namespace, &w.meta.name, &w.source, &mut errors) {
@@ -286,145 +333,134 @@ pub fn assemble(
         }
     }
 
-    // The top of an ownerReferences chain, following owners present in the input. An owner
-    // absent from the input still names the workload (as `kubectl get pods` dumps need).
-    let top_owner = |namespace: &str, refs: &[OwnerReference]| -> Option<WorkloadRef> {
-        let first = controller(refs)?;
-        if !WORKLOAD_KINDS.contains(&first.kind.as_str()) {
-            return None; // e.g. a static pod's mirror, owned by its Node
-        }
-        let mut current = WorkloadRef {
-            kind: first.kind.clone(),
-            name: first.name.clone(),
-        };
-        for _ in 0..MAX_OWNER_DEPTH {
-            let key = (
-                namespace.to_string(),
-                current.kind.clone(),
-                current.name.clone(),
-            );
-            let Some(next) = workloads
-                .get(&key)
-                .and_then(|w| controller(&w.meta.owner_references))
-                .filter(|r| WORKLOAD_KINDS.contains(&r.kind.as_str()))
-            else {
-                break;
-            };
-            current = WorkloadRef {
-                kind: next.kind.clone(),
-                name: next.name.clone(),
-            };
-        }
-        Some(current)
-    };
-
-    let mut populated: BTreeSet<(String, WorkloadRef)> = BTreeSet::new();
-    for pod in pods {
-        let meta = &pod.pod.metadata;
-        let workload =
-            top_owner(&pod.namespace, &meta.owner_references).unwrap_or_else(|| WorkloadRef {
-                kind: "Pod".to_string(),
-                name: meta.name.clone(),
-            });
-        // Every workload on the chain has pods now, so none of them needs a representative.
-        let mut refs = controller(&meta.owner_references).cloned();
+    // Workloads by (namespace, kind, name), borrowed: the lookups below allocate nothing.
+    let index: WorkloadIndex<'_> = workloads
+        .iter()
+        .map(|((ns, kind, name), w)| ((ns.as_str(), kind.as_str(), name.as_str()), w))
+        .collect();
+    // A workload stands for itself when it is the top of its chain and no pod belongs to
+    // it: every workload on a pod's chain has pods.
+    let position: HashMap<(&str, &str, &str), usize> = workloads
+        .keys()
+        .enumerate()
+        .map(|(i, (ns, kind, name))| ((ns.as_str(), kind.as_str(), name.as_str()), i))
+        .collect();
+    let mut stands_for_itself: Vec<bool> = workloads
+        .iter()
+        .map(|((namespace, _, _), w)| {
+            !controller(&w.meta.owner_references)
+                .is_some_and(|r| index.contains_key(&(namespace.as_str(), &r.kind, &r.name)))
+        })
+        .collect();
+    for pod in &pods {
+        let mut refs = controller(&pod.meta.owner_references);
         for _ in 0..MAX_OWNER_DEPTH {
             let Some(r) = refs else { break };
-            populated.insert((
-                pod.namespace.clone(),
-                WorkloadRef {
-                    kind: r.kind.clone(),
-                    name: r.name.clone(),
-                },
-            ));
-            refs = workloads
-                .get(&(pod.namespace.clone(), r.kind.clone(), r.name.clone()))
-                .and_then(|w| controller(&w.meta.owner_references).cloned());
+            let key = (pod.namespace.as_str(), r.kind.as_str(), r.name.as_str());
+            if let Some(&i) = position.get(&key) {
+                stands_for_itself[i] = false;
+            }
+            refs = owner_of(&index, &pod.namespace, &r.kind, &r.name);
         }
-        // Annotations of the owning workload apply to its pods; the pod's own win.
-        let owner = workloads.get(&(
-            pod.namespace.clone(),
-            workload.kind.clone(),
-            workload.name.clone(),
-        ));
-        let mut annotations = owner.map(|w| w.annotations.clone()).unwrap_or_default();
-        annotations.extend(meta.annotations.clone());
-        cluster.endpoints.push(Endpoint {
-            name: meta.name.clone(),
-            labels: meta.labels.clone(),
-            ips: pod.ips,
-            node: pod.pod.spec.node_name.clone(),
-            host_network: pod.pod.spec.host_network,
-            ports: pod.ports,
-            representative: false,
-            source: pod.source,
-            annotations,
-            scheduling: crate::convert::scheduling(&pod.pod.spec),
-            workload_source: owner.map(|w| w.source.clone()),
-            uid: meta.uid.clone().filter(|u| !u.is_empty()),
-            service_account: crate::convert::service_account(&pod.pod.spec),
-            workload,
-            namespace: pod.namespace,
-        });
     }
+    drop(position);
 
-    // A workload stands for itself when it is the top of its chain and no pod belongs to it.
-    for ((namespace, kind, name), w) in &workloads {
-        let me = WorkloadRef {
-            kind: kind.clone(),
+    // Pods become endpoints in parallel, their fields moved, not copied.
+    let pod_endpoints: Vec<Endpoint> = pods
+        .into_par_iter()
+        .map(|pod| {
+            let pod = *pod;
+            let meta = pod.meta;
+            let (kind, name) = top_owner(&index, &pod.namespace, &meta.owner_references)
+                .unwrap_or(("Pod", meta.name.as_str()));
+            // Annotations of the owning workload apply to its pods; the pod's own win.
+            let owner = index.get(&(pod.namespace.as_str(), kind, name)).copied();
+            let workload = WorkloadRef {
+                kind: kind.to_string(),
+                name: name.to_string(),
+            };
+            let annotations = match owner {
+                Some(w) if !w.annotations.is_empty() => {
+                    let mut a = w.annotations.clone();
+                    a.extend(meta.annotations);
+                    a
+                }
+                _ => meta.annotations,
+            };
+            Endpoint {
+                name: meta.name,
+                labels: meta.labels,
+                ips: pod.ips,
+                node: pod.node_name,
+                host_network: pod.host_network,
+                ports: pod.ports,
+                representative: false,
+                source: pod.source,
+                annotations,
+                scheduling: pod.scheduling,
+                workload_source: owner.map(|w| w.source.clone()),
+                uid: meta.uid.filter(|u| !u.is_empty()),
+                service_account: pod.service_account,
+                workload,
+                namespace: pod.namespace,
+            }
+        })
+        .collect();
+    drop(index);
+    cluster.endpoints = pod_endpoints;
+    let workloads: Vec<_> = workloads.into_iter().zip(stands_for_itself).collect();
+    let representatives: Vec<Endpoint> = workloads
+        .into_par_iter()
+        .filter(|(_, stands)| *stands)
+        .map(|(((namespace, kind, name), w), _)| Endpoint {
+            namespace,
             name: name.clone(),
-        };
-        if populated.contains(&(namespace.clone(), me.clone())) {
-            continue;
-        }
-        let owned_by_input = controller(&w.meta.owner_references).is_some_and(|r| {
-            workloads.contains_key(&(namespace.clone(), r.kind.clone(), r.name.clone()))
-        });
-        if owned_by_input {
-            continue;
-        }
-        cluster.endpoints.push(Endpoint {
-            namespace: namespace.clone(),
-            name: name.clone(),
-            labels: w.labels.clone(),
+            labels: w.labels,
             ips: Vec::new(),
-            node: w.node_name.clone(),
+            node: w.node_name,
             host_network: w.host_network,
-            ports: w.ports.clone(),
-            workload: me,
+            ports: w.ports,
+            workload: WorkloadRef { kind, name },
             representative: true,
-            source: w.source.clone(),
-            annotations: w.annotations.clone(),
-            scheduling: w.scheduling.clone(),
             workload_source: Some(w.source.clone()),
+            source: w.source,
+            annotations: w.annotations,
+            scheduling: w.scheduling,
             uid: None,
-            service_account: w.service_account.clone(),
-        });
-    }
+            service_account: w.service_account,
+        })
+        .collect();
+    cluster.endpoints.extend(representatives);
 
     // Namespaces that objects use but the input does not declare exist implicitly.
-    let used: Vec<String> = cluster
-        .endpoints
-        .iter()
-        .map(|e| e.namespace.clone())
-        .chain(cluster.policies.iter().map(|p| p.namespace.clone()))
-        .chain(cluster.services.iter().map(|s| s.namespace.clone()))
-        .collect();
-    for name in used {
-        cluster
-            .namespaces
-            .entry(name.clone())
-            .or_insert_with(|| Namespace {
+    let mut implicit: BTreeSet<&str> = BTreeSet::new();
+    let mut previous = None;
+    for name in (cluster.endpoints.iter().map(|e| e.namespace.as_str()))
+        .chain(cluster.policies.iter().map(|p| p.namespace.as_str()))
+        .chain(cluster.services.iter().map(|s| s.namespace.as_str()))
+    {
+        // Objects come grouped by namespace: look each run up once.
+        if previous != Some(name) && !cluster.namespaces.contains_key(name) {
+            implicit.insert(name);
+        }
+        previous = Some(name);
+    }
+    let implicit: Vec<String> = implicit.into_iter().map(str::to_string).collect();
+    for name in implicit {
+        cluster.namespaces.insert(
+            name.clone(),
+            Namespace {
                 labels: [(METADATA_NAME_LABEL.to_string(), name.clone())].into(),
                 name,
                 annotations: Default::default(),
                 source: None,
-            });
+            },
+        );
     }
 
     cluster
         .endpoints
-        .sort_by_cached_key(|e| (e.display_name(), e.source.clone()));
+        .par_sort_by_cached_key(|e| (sort_name(e), e.source.clone()));
     cluster
         .policies
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -449,6 +485,26 @@ pub fn assemble(
         return Err(first);
     }
     Ok(Loaded { cluster, warnings })
+}
+
+/// [`Endpoint::display_name`], built without the formatting machinery (it is the sort key
+/// of every endpoint).
+fn sort_name(e: &Endpoint) -> String {
+    let name = if e.representative {
+        &e.workload.name
+    } else {
+        &e.name
+    };
+    let mut s = String::with_capacity(e.namespace.len() + name.len() + e.workload.kind.len() + 3);
+    s.push_str(&e.namespace);
+    s.push('/');
+    s.push_str(name);
+    if e.representative {
+        s.push('[');
+        s.push_str(&e.workload.kind);
+        s.push(']');
+    }
+    s
 }
 
 /// Records one piece of CNI evidence (each distinct description once).

@@ -97,7 +97,11 @@ pub enum Parsed {
 #[derive(Debug)]
 pub struct PodObject {
     pub namespace: String,
-    pub pod: types::Pod,
+    pub meta: types::ObjectMeta,
+    pub node_name: Option<String>,
+    pub host_network: bool,
+    pub scheduling: model::Scheduling,
+    pub service_account: Option<String>,
     pub ports: Vec<model::ContainerPort>,
     pub ips: Vec<std::net::IpAddr>,
     pub source: model::Source,
@@ -325,7 +329,11 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
             let ips = convert::pod_ips(&pod.status).map_err(fail)?;
             Parsed::Pod(Box::new(PodObject {
                 namespace,
-                pod,
+                scheduling: convert::scheduling(&pod.spec),
+                service_account: convert::service_account(&pod.spec),
+                node_name: pod.spec.node_name,
+                host_network: pod.spec.host_network,
+                meta: pod.metadata,
                 ports,
                 ips,
                 source,
