@@ -161,7 +161,8 @@ impl<'c> Engine<'c> {
                 }
             }
         }
-        let tiered = crate::tiered::compile(&universe, &settings, &ingress, &egress);
+        let rule_policy: Vec<u32> = rules.iter().map(|r| r.policy).collect();
+        let tiered = crate::tiered::compile(&universe, &settings, &ingress, &egress, &rule_policy);
         Engine {
             cluster,
             settings,
@@ -200,7 +201,7 @@ impl<'c> Engine<'c> {
                         rule.action == kubesurface_model::Action::Deny
                             && rule.peers.count_ones(..) == peers
                     }
-                    Step::NetworkPolicy => false,
+                    Step::NetworkPolicy(_) => false,
                 })
         })
     }
@@ -230,8 +231,8 @@ impl<'c> Engine<'c> {
                 &self.tiered,
                 &self.tiered.plans[plan as usize],
                 |step| match step {
-                    Step::NetworkPolicy => {
-                        self.union_of(self.ingress[dst as usize].as_deref(), src, d)
+                    Step::NetworkPolicy(pi) => {
+                        self.union_of_policy(self.ingress[dst as usize].as_deref(), pi, src, d)
                     }
                     Step::Rule(r) => self.tiered_rule_ports(r, src, named),
                 },
@@ -255,8 +256,8 @@ impl<'c> Engine<'c> {
                 &self.tiered,
                 &self.tiered.plans[plan as usize],
                 |step| match step {
-                    Step::NetworkPolicy => {
-                        self.union_of(self.egress[src as usize].as_deref(), dst, d)
+                    Step::NetworkPolicy(pi) => {
+                        self.union_of_policy(self.egress[src as usize].as_deref(), pi, dst, d)
                     }
                     Step::Rule(r) => self.tiered_rule_ports(r, dst, named),
                 },
@@ -285,6 +286,23 @@ impl<'c> Engine<'c> {
         } else {
             PortSet::empty()
         }
+    }
+
+    /// [`Engine::union_of`] restricted to the rules of one NetworkPolicy.
+    fn union_of_policy(
+        &self,
+        rules: Option<&[u32]>,
+        policy: u32,
+        peer: PeerId,
+        dst: Option<&EndpointClass>,
+    ) -> PortSet {
+        let mine: Vec<u32> = rules
+            .unwrap_or_default()
+            .iter()
+            .copied()
+            .filter(|&r| self.rules[r as usize].policy == policy)
+            .collect();
+        self.union_of(Some(&mine), peer, dst)
     }
 
     fn union_of(

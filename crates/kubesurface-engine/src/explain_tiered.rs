@@ -309,6 +309,14 @@ fn rule_match(
     (peer, port_m)
 }
 
+/// One entry of a tier in `explain`.
+enum Entry<'a> {
+    /// A dialect policy.
+    Dialect(&'a TieredPolicy),
+    /// A Kubernetes NetworkPolicy that isolates the pod, with its v1 trail.
+    Kubernetes(&'a crate::explain::PolicyTrail),
+}
+
 fn cmp_order(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     match (a, b) {
@@ -352,54 +360,73 @@ pub(crate) fn side(
         return v1;
     }
     let v1_isolated = !v1.policies.is_empty();
-    let v1_admits = v1.policies.iter().any(|p| p.admits);
     let tiers = tier_table(cluster);
     let mut steps: Vec<StepTrail> = Vec::new();
     let mut verdict: Option<(bool, String)> = None;
     'tiers: for tier in &tiers {
-        // (order, sort name, policy or the NetworkPolicy step)
-        let mut entries: Vec<(Option<f64>, String, Option<&TieredPolicy>)> = selecting
+        // (order, sort name, a dialect policy or a Kubernetes NetworkPolicy's trail)
+        let mut entries: Vec<(Option<f64>, String, Entry<'_>)> = selecting
             .iter()
             .filter(|p| p.tier == tier.name)
             .map(|p| {
                 (
                     p.order,
                     format!("{}/{}", p.namespace.as_deref().unwrap_or(""), p.name),
-                    Some(*p),
+                    Entry::Dialect(p),
                 )
             })
             .collect();
+        let mut isolates = false;
         if tier.name == DEFAULT_TIER && v1_isolated {
-            entries.push((Some(KUBERNETES_POLICY_ORDER), "knp.default".into(), None));
+            isolates = true;
+            for trail in &v1.policies {
+                let (ns, name) = trail.policy.split_once('/').unwrap_or(("", &trail.policy));
+                entries.push((
+                    Some(KUBERNETES_POLICY_ORDER),
+                    format!("{ns}/knp.default.{name}"),
+                    Entry::Kubernetes(trail),
+                ));
+            }
         }
         if entries.is_empty() {
             continue;
         }
         entries.sort_by(|a, b| cmp_order(a.0, b.0).then_with(|| a.1.cmp(&b.1)));
-        let mut isolates = false;
-        for (order, _, policy) in &entries {
-            let Some(p) = policy else {
-                isolates = true;
-                let decided = v1_admits;
-                steps.push(StepTrail {
-                    tier: tier.name.clone(),
-                    order: *order,
-                    policy: "NetworkPolicy".into(),
-                    location: String::new(),
-                    rule: "Kubernetes NetworkPolicies (see policies)".into(),
-                    action: Action::Allow.as_str().into(),
-                    peer: m(v1_admits, v1.reason.clone()),
-                    port: m(v1_admits, String::new()),
-                    decided,
-                });
-                if decided {
-                    verdict = Some((
-                        true,
-                        format!("allowed by Kubernetes NetworkPolicy in tier {}", tier.name),
-                    ));
-                    break 'tiers;
+        for (order, _, entry) in &entries {
+            let p = match entry {
+                Entry::Dialect(p) => *p,
+                Entry::Kubernetes(trail) => {
+                    let decided = trail.admits;
+                    steps.push(StepTrail {
+                        tier: tier.name.clone(),
+                        order: *order,
+                        policy: format!("NetworkPolicy {}", trail.policy),
+                        location: trail.location.clone(),
+                        rule: "its rules (see policies)".into(),
+                        action: Action::Allow.as_str().into(),
+                        peer: m(
+                            decided,
+                            if decided {
+                                "a rule admits it".into()
+                            } else {
+                                "no rule admits it".into()
+                            },
+                        ),
+                        port: m(decided, String::new()),
+                        decided,
+                    });
+                    if decided {
+                        verdict = Some((
+                            true,
+                            format!(
+                                "allowed by NetworkPolicy {} in tier {}",
+                                trail.policy, tier.name
+                            ),
+                        ));
+                        break 'tiers;
+                    }
+                    continue;
                 }
-                continue;
             };
             isolates |= if ingress {
                 p.isolates_ingress

@@ -434,9 +434,10 @@ impl<'e, 'c> Matrix<'e, 'c> {
             let dst = self.dst_rep[ds];
             let out = &mut row[ds * words..(ds + 1) * words];
             self.evaluate_mask(*plan, out, &mut scratch, |step, m| match step {
-                Step::NetworkPolicy => {
+                Step::NetworkPolicy(pi) => {
                     for &r in e.ingress[dst as usize].as_deref().unwrap_or_default() {
-                        if e.rules[r as usize].peers.contains(src) {
+                        let rule = &e.rules[r as usize];
+                        if rule.policy == pi && rule.peers.contains(src) {
                             or_into(m, self.rule_mask(r, dst));
                         }
                     }
@@ -461,9 +462,10 @@ impl<'e, 'c> Matrix<'e, 'c> {
             for (ds, &dst) in self.dst_rep.iter().enumerate() {
                 let out = &mut egress[ds * words..(ds + 1) * words];
                 self.evaluate_mask(plan, out, &mut scratch, |step, m| match step {
-                    Step::NetworkPolicy => {
+                    Step::NetworkPolicy(pi) => {
                         for &r in e.egress[src].as_deref().unwrap_or_default() {
-                            if e.rules[r as usize].peers.contains(dst as usize) {
+                            let rule = &e.rules[r as usize];
+                            if rule.policy == pi && rule.peers.contains(dst as usize) {
                                 or_into(m, self.rule_mask(r, dst));
                             }
                         }
@@ -537,7 +539,7 @@ impl<'e, 'c> Matrix<'e, 'c> {
             passed.fill(0);
             for &step in &tier.steps {
                 let action = match step {
-                    Step::NetworkPolicy => Action::Allow,
+                    Step::NetworkPolicy(_) => Action::Allow,
                     Step::Rule(r) => tiered.rules[r as usize].action,
                 };
                 if action == Action::Log {

@@ -69,8 +69,10 @@ impl TieredRuleC {
 /// One step of a tier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Step {
-    /// Every NetworkPolicy v1 rule of the subject (all `Allow`).
-    NetworkPolicy,
+    /// The rules of one Kubernetes NetworkPolicy (index into `Cluster::policies`) that
+    /// apply to the subject (all `Allow`), at order 1000 of the default tier, named
+    /// `knp.default.NAME` as Calico names them for ties.
+    NetworkPolicy(u32),
     /// A dialect rule (index into [`Tiered::rules`]).
     Rule(u32),
 }
@@ -268,6 +270,12 @@ pub fn needs(cluster: &Cluster, settings: &Settings) -> Needs {
     if settings.cni == kubesurface_model::Cni::Cilium {
         n.node_addresses = true; // ipBlocks must be able to leave node addresses out
     }
+    // Selectors may name the service account through its pseudo-labels
+    // (`projectcalico.org/serviceaccount`, `io.cilium.k8s.policy.serviceaccount`).
+    n.service_accounts |= cluster
+        .tiered_policies
+        .iter()
+        .any(|p| settings.enforces(p.dialect));
     if n.node_addresses {
         for node in cluster.nodes.values() {
             n.blocks
@@ -576,12 +584,14 @@ fn rule_ports(ports: &[PolicyPort]) -> RulePorts {
 }
 
 /// Compiles the enforced dialect policies over the peer universe. `v1_ingress` and
-/// `v1_egress` say, per class, whether NetworkPolicy v1 isolates it.
+/// `v1_egress` are, per class, the NetworkPolicy v1 rules that isolate it (`None`: not
+/// isolated); `v1_rule_policy` maps a v1 rule to its policy.
 pub fn compile(
     universe: &PeerUniverse<'_>,
     settings: &Settings,
     v1_ingress: &[Option<Vec<u32>>],
     v1_egress: &[Option<Vec<u32>>],
+    v1_rule_policy: &[u32],
 ) -> Tiered {
     let cluster = universe.cluster;
     let (enforced, ignored): (Vec<u32>, Vec<u32>) = (0..cluster.tiered_policies.len() as u32)
@@ -674,23 +684,35 @@ pub fn compile(
         .collect();
     let default_tier = tier_index[DEFAULT_TIER];
     // Keyed by direction too: the same policies give different plans for ingress and egress.
-    let mut plan_index: HashMap<(usize, Vec<u32>, bool), u32> = HashMap::new();
+    type PlanKey = (usize, Vec<u32>, bool, Vec<u32>);
+    let mut plan_index: HashMap<PlanKey, u32> = HashMap::new();
     let class_count = universe.classes.len();
     for (d, v1) in [(0usize, v1_ingress), (1, v1_egress)] {
         for p in 0..peers {
             if selecting[d][p].is_empty() {
                 continue;
             }
-            let v1_isolated = p < class_count && v1[p].is_some();
-            let key = (d, selecting[d][p].clone(), v1_isolated);
+            let v1_rules = if p < class_count {
+                v1[p].as_deref()
+            } else {
+                None
+            };
+            let v1_isolated = v1_rules.is_some();
+            let mut v1_policies: Vec<u32> = v1_rules
+                .unwrap_or_default()
+                .iter()
+                .map(|&r| v1_rule_policy[r as usize])
+                .collect();
+            v1_policies.dedup(); // rule ids are grouped by policy
+            let key = (d, selecting[d][p].clone(), v1_isolated, v1_policies);
             let next = out.plans.len() as u32;
             let id = *plan_index
                 .entry(key)
-                .or_insert_with_key(|(_, policies, v1)| {
+                .or_insert_with_key(|(_, policies, v1, v1_policies)| {
                     out.plans.push(build_plan(
                         cluster,
                         policies,
-                        *v1,
+                        (*v1, v1_policies),
                         d,
                         &policy_rules,
                         &tier_index,
@@ -716,10 +738,16 @@ fn policy_key(p: &TieredPolicy) -> (Option<f64>, String) {
     )
 }
 
+/// The name a Kubernetes NetworkPolicy sorts by among equal orders: `NS/knp.default.NAME`,
+/// Calico's name for it.
+pub fn kubernetes_policy_key(p: &kubesurface_model::NetworkPolicy) -> String {
+    format!("{}/knp.default.{}", p.namespace, p.name)
+}
+
 fn build_plan(
     cluster: &Cluster,
     policies: &[u32],
-    v1_isolated: bool,
+    (v1_isolated, v1_policies): (bool, &[u32]),
     d: usize,
     policy_rules: &HashMap<(u32, usize), Vec<u32>>,
     tier_index: &HashMap<&str, u32>,
@@ -747,11 +775,23 @@ fn build_plan(
             .push((policy_key(p), steps, isolates));
     }
     if v1_isolated {
-        by_tier.entry(default_tier).or_default().push((
-            (Some(KUBERNETES_POLICY_ORDER), "knp.default".to_string()),
-            vec![Step::NetworkPolicy],
+        let entries = by_tier.entry(default_tier).or_default();
+        // Isolation alone (policies without rules) still makes the tier deny by default.
+        entries.push((
+            (Some(KUBERNETES_POLICY_ORDER), String::new()),
+            Vec::new(),
             true,
         ));
+        for &pi in v1_policies {
+            entries.push((
+                (
+                    Some(KUBERNETES_POLICY_ORDER),
+                    kubernetes_policy_key(&cluster.policies[pi as usize]),
+                ),
+                vec![Step::NetworkPolicy(pi)],
+                true,
+            ));
+        }
     }
     let tiers = by_tier
         .into_iter()
@@ -783,7 +823,7 @@ pub fn evaluate(
                 break;
             }
             let action = match step {
-                Step::NetworkPolicy => Action::Allow,
+                Step::NetworkPolicy(_) => Action::Allow,
                 Step::Rule(r) => tiered.rules[r as usize].action,
             };
             if action == Action::Log {

@@ -752,11 +752,10 @@ const POD_EXPR_KV: [(&str, &str); 12] = [
     ("app", "a"),
 ];
 /// Whether pod label expressions test the service-account pseudo-labels
-/// (`projectcalico.org/serviceaccount`, `io.cilium.k8s.policy.serviceaccount`). Off while
-/// the matrix sees every pod's service account as `default` unless some policy has a
-/// `ServiceAccountMatch` (classes do not keep it; `explain` does): reported to the lead,
-/// see `service_account_pseudo_label_in_a_selector` in the report. Turn on once fixed.
-const SA_PSEUDO_LABELS: bool = false;
+/// (`projectcalico.org/serviceaccount`, `io.cilium.k8s.policy.serviceaccount`). This found
+/// that classes forgot service accounts unless a `ServiceAccountMatch` existed (fixed:
+/// classes keep them whenever a dialect policy is enforced).
+const SA_PSEUDO_LABELS: bool = true;
 const NS_EXPR_KV: [(&str, &str); 4] = [
     ("team", "a"),
     ("team", "b"),
@@ -796,11 +795,10 @@ const EXCEPTS: [&str; 10] = [
 const TIER_NAMES: [&str; 2] = ["security", "platform"];
 
 /// Whether generated dialect policies of the default tier may have order exactly 1000,
-/// tying with Kubernetes NetworkPolicies. Off while the engine puts the NetworkPolicy step
-/// at the key `knp.default` (before every namespaced policy of that order) instead of
-/// ordering it by namespace and name as the model doc says: reported to the lead. Turn on
-/// once fixed (policy names `a*` sort before the NetworkPolicies' `np*`, `z*` after).
-const DEFAULT_TIER_ORDER_1000: bool = false;
+/// tying with Kubernetes NetworkPolicies, which sort as `NS/knp.default.NAME` (Calico's
+/// name for them): policy names `a*` sort before them, `z*` after. This found that the
+/// engine once ordered all NetworkPolicies as one step before every tied policy (fixed).
+const DEFAULT_TIER_ORDER_1000: bool = true;
 
 fn net(s: &str) -> IpNet {
     s.parse().unwrap()

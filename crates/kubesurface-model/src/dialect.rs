@@ -19,6 +19,13 @@
 //!    `isolates` the direction, the tier's `default_action` applies (`Deny`, or `Pass` to
 //!    go on to the next tier).
 //! 4. After the last tier: allowed.
+//!
+//! Ties in `order` are broken by `namespace/name`; a Kubernetes NetworkPolicy sorts as
+//! `NAMESPACE/knp.default.NAME` (Calico's name for it). Pod selectors of the dialects also
+//! see the pseudo-labels Calico and Cilium give every pod: `projectcalico.org/namespace`,
+//! `io.kubernetes.pod.namespace`, `projectcalico.org/orchestrator: k8s`,
+//! `projectcalico.org/serviceaccount` and `io.cilium.k8s.policy.serviceaccount` (the
+//! service account defaults to `default`).
 
 use std::net::IpAddr;
 
@@ -241,8 +248,8 @@ pub enum Subject {
     Pods(PodMatch),
     /// Hosts: for Calico, nodes with a HostEndpoint whose labels match (a
     /// GlobalNetworkPolicy selecting host endpoints); otherwise nodes whose own labels match
-    /// (Cilium `nodeSelector`). Applies to hostNetwork endpoints on those nodes and to
-    /// traffic addressed to the nodes.
+    /// (Cilium `nodeSelector`). Applies to hostNetwork endpoints on those nodes and to the
+    /// nodes' addresses: ingress to them and egress from them.
     Nodes(LabelExpr),
 }
 
@@ -294,7 +301,8 @@ pub enum TieredPeer {
         /// Excluded CIDRs.
         except: Vec<IpNet>,
         /// Whether pod addresses in these ranges match too (AdminNetworkPolicy `networks`,
-        /// Calico `nets`: yes; Cilium CIDR rules: no).
+        /// Calico `nets`: yes; Cilium CIDR rules: no — and then node addresses never match
+        /// either, as Cilium's CIDR selectors never select in-cluster entities).
         matches_pods: bool,
     },
     /// A Cilium entity.

@@ -96,7 +96,7 @@ pub fn explanation_text(
                 st.rule,
                 st.action
             ));
-            if st.policy != "NetworkPolicy" {
+            if !st.policy.starts_with("NetworkPolicy ") {
                 let mark = |m: bool| if m { "yes" } else { "no " };
                 t.push_str(&format!(
                     "        peer {} {}\n",
