@@ -22,6 +22,94 @@ pub enum Body<'a> {
     Raw(&'a RawValue),
 }
 
+impl Body<'_> {
+    /// `apiVersion` and `kind` when both are plain strings (no escapes in JSON), read from
+    /// the start of the object without going through the rest: kubectl and most tools
+    /// write them first. `None` when they are not found that way.
+    pub fn peek_type(&self) -> Option<(&str, &str)> {
+        match self {
+            Body::Value(v) => Some((v.get("apiVersion")?.as_str()?, v.get("kind")?.as_str()?)),
+            Body::Raw(raw) => peek_json_type(raw.get()),
+        }
+    }
+}
+
+/// [`Body::peek_type`] of a JSON object's text: top-level keys are read in order, other
+/// values skipped, until both are found.
+fn peek_json_type(text: &str) -> Option<(&str, &str)> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    let skip_ws = |at: &mut usize| {
+        while bytes
+            .get(*at)
+            .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            *at += 1;
+        }
+    };
+    // A string without escapes at `at` (its opening quote); `None` otherwise.
+    let plain_string = |at: &mut usize| -> Option<&str> {
+        if bytes.get(*at) != Some(&b'"') {
+            return None;
+        }
+        let start = *at + 1;
+        let len = bytes[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')?;
+        if bytes[start + len] != b'"' {
+            return None;
+        }
+        *at = start + len + 1;
+        text.get(start..start + len)
+    };
+    let (mut api_version, mut kind) = (None, None);
+    skip_ws(&mut at);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    at += 1;
+    loop {
+        skip_ws(&mut at);
+        let key = plain_string(&mut at)?;
+        skip_ws(&mut at);
+        if bytes.get(at) != Some(&b':') {
+            return None;
+        }
+        at += 1;
+        skip_ws(&mut at);
+        let slot = match key {
+            "apiVersion" => &mut api_version,
+            "kind" => &mut kind,
+            _ => {
+                let mut values = serde_json::Deserializer::from_str(text.get(at..)?)
+                    .into_iter::<serde::de::IgnoredAny>();
+                values.next()?.ok()?;
+                at += values.byte_offset();
+                skip_ws(&mut at);
+                match bytes.get(at)? {
+                    b',' => {
+                        at += 1;
+                        continue;
+                    }
+                    _ => return None,
+                }
+            }
+        };
+        if slot.is_some() {
+            return None; // repeated: let the checked read report it
+        }
+        *slot = Some(plain_string(&mut at)?);
+        if let (Some(a), Some(k)) = (api_version, kind) {
+            return Some((a, k));
+        }
+        skip_ws(&mut at);
+        if bytes.get(at) != Some(&b',') {
+            return None;
+        }
+        at += 1;
+    }
+}
+
 /// One Kubernetes object as read, before typing.
 #[derive(Debug)]
 pub struct RawObject<'a> {
@@ -288,4 +376,68 @@ fn list_items<'a>(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_string()).expect("test JSON")
+    }
+
+    fn peek(text: &str) -> Option<(String, String)> {
+        let raw = raw(text);
+        Body::Raw(&raw)
+            .peek_type()
+            .map(|(a, k)| (a.to_string(), k.to_string()))
+    }
+
+    fn typed(a: &str, k: &str) -> Option<(String, String)> {
+        Some((a.to_string(), k.to_string()))
+    }
+
+    #[test]
+    fn peek_reads_api_version_and_kind_in_any_order_past_other_keys() {
+        assert_eq!(
+            peek(r#"{"apiVersion":"v1","kind":"Pod"}"#),
+            typed("v1", "Pod")
+        );
+        assert_eq!(
+            peek(r#" { "kind" : "Deployment" ,"apiVersion":"apps/v1","spec":{}} "#),
+            typed("apps/v1", "Deployment")
+        );
+        assert_eq!(
+            peek(
+                r#"{"metadata":{"name":"a","labels":{"x":"}\"{"}},"spec":[1,{"a":"b"}],
+                    "apiVersion":"v1","status":null,"kind":"Service"}"#
+            ),
+            typed("v1", "Service")
+        );
+    }
+
+    #[test]
+    fn peek_gives_up_on_anything_unusual() {
+        // Escapes, non-strings, a repeated key, missing keys, not an object.
+        assert_eq!(peek(r#"{"apiVersion":"v\u0031","kind":"Pod"}"#), None);
+        assert_eq!(peek(r#"{"api\u0056ersion":"v1","kind":"Pod"}"#), None);
+        assert_eq!(peek(r#"{"apiVersion":1,"kind":"Pod"}"#), None);
+        assert_eq!(peek(r#"{"kind":null,"apiVersion":"v1"}"#), None);
+        assert_eq!(
+            peek(r#"{"kind":"Pod","kind":"Pod","apiVersion":"v1"}"#),
+            None
+        );
+        assert_eq!(peek(r#"{"apiVersion":"v1"}"#), None);
+        assert_eq!(peek(r#"{}"#), None);
+        assert_eq!(peek(r#"["v1","Pod"]"#), None);
+        assert_eq!(peek(r#""Pod""#), None);
+    }
+
+    #[test]
+    fn peek_reads_yaml_values_by_key() {
+        let v: Value = serde_json::json!({"kind": "Pod", "apiVersion": "v1"});
+        assert_eq!(Body::Value(v).peek_type(), Some(("v1", "Pod")));
+        let v: Value = serde_json::json!({"kind": "Pod", "apiVersion": 1});
+        assert_eq!(Body::Value(v).peek_type(), None);
+    }
 }

@@ -126,12 +126,25 @@ pub struct WorkloadObject {
 
 /// Deserializes a body into a wire type, with the JSON path of the first error.
 pub(crate) fn parse<T: DeserializeOwned>(body: &Body<'_>) -> Result<T, String> {
+    // The fast path: no path tracking (it allocates per key). Only a failure is parsed again
+    // with the path, for the message.
+    if let Some(t) = parse_untracked(body) {
+        return Ok(t);
+    }
     match body {
         Body::Value(v) => serde_path_to_error::deserialize(v).map_err(path_message),
         Body::Raw(raw) => {
             let mut de = serde_json::Deserializer::from_str(raw.get());
             serde_path_to_error::deserialize(&mut de).map_err(path_message)
         }
+    }
+}
+
+/// Deserializes a body into a wire type; `None` on any error.
+fn parse_untracked<T: DeserializeOwned>(body: &Body<'_>) -> Option<T> {
+    match body {
+        Body::Value(v) => T::deserialize(v).ok(),
+        Body::Raw(raw) => serde_json::from_str(raw.get()).ok(),
     }
 }
 
@@ -163,8 +176,260 @@ pub fn fingerprint(raw: &RawObject<'_>) -> u64 {
     h.finish()
 }
 
+/// The (API group, kind)s kubesurface reads; every other kind is counted.
+fn is_known(group: &str, kind: &str) -> bool {
+    match (group, kind) {
+        ("", "Namespace" | "Node" | "Pod" | "Service" | "Endpoints" | "ReplicationController") => {
+            true
+        }
+        ("", "ServiceAccount") => true,
+        ("networking.k8s.io" | "extensions", "NetworkPolicy") => true,
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => true,
+        (
+            "policy.networking.k8s.io",
+            "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" | "ClusterNetworkPolicy",
+        ) => true,
+        (
+            "projectcalico.org" | "crd.projectcalico.org",
+            "NetworkPolicy" | "GlobalNetworkPolicy" | "Tier" | "HostEndpoint",
+        ) => true,
+        ("cilium.io", "CiliumNetworkPolicy" | "CiliumClusterwideNetworkPolicy") => true,
+        ("apps" | "extensions" | "batch", k) => WORKLOAD_KINDS.contains(&k),
+        ("discovery.k8s.io", "EndpointSlice") => true,
+        ("networking.k8s.io", "Ingress" | "IngressClass") => true,
+        (
+            "gateway.networking.k8s.io",
+            "Gateway" | "GatewayClass" | "HTTPRoute" | "GRPCRoute" | "TLSRoute" | "TCPRoute"
+            | "UDPRoute" | "ReferenceGrant",
+        ) => true,
+        _ => false,
+    }
+}
+
+/// The namespace of a namespaced object: `default` when absent or empty.
+fn namespace_of(meta: &types::ObjectMeta) -> String {
+    meta.namespace
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default")
+        .to_string()
+}
+
+/// An empty `metadata.name` is an error (the header check names it).
+fn named(meta: &types::ObjectMeta) -> Result<(), String> {
+    if meta.name.is_empty() {
+        Err("missing required field `metadata.name`".to_string())
+    } else {
+        Ok(())
+    }
+}
+
+/// True for the kinds [`core_object`] reads (everything known but Ingress, Gateway API,
+/// CRDs and the policy dialects).
+fn is_core(kind: &str) -> bool {
+    matches!(
+        kind,
+        "ServiceAccount"
+            | "Namespace"
+            | "Node"
+            | "Pod"
+            | "Service"
+            | "NetworkPolicy"
+            | "Endpoints"
+            | "EndpointSlice"
+    ) || WORKLOAD_KINDS.contains(&kind)
+}
+
+/// Reads a known object of a core kind ([`is_core`]) from its wire type; its namespace comes
+/// from that type's `metadata`. With `tracked`, a parse error carries the JSON path of the
+/// problem; without, it is empty (the caller reads the object again to name the problem).
+fn core_object(
+    kind: &str,
+    api_version: &str,
+    body: &Body<'_>,
+    source: &model::Source,
+    tracked: bool,
+) -> Result<Parsed, String> {
+    fn read<T: DeserializeOwned>(body: &Body<'_>, tracked: bool) -> Result<T, String> {
+        if tracked {
+            parse(body)
+        } else {
+            parse_untracked(body).ok_or_else(String::new)
+        }
+    }
+    let source = source.clone();
+    Ok(match kind {
+        "ServiceAccount" => {
+            let sa: types::Namespace = read(body, tracked)?;
+            named(&sa.metadata)?;
+            Parsed::ServiceAccount(model::ServiceAccount {
+                namespace: namespace_of(&sa.metadata),
+                name: sa.metadata.name,
+                labels: sa.metadata.labels,
+            })
+        }
+        "Namespace" => {
+            let ns: types::Namespace = read(body, tracked)?;
+            named(&ns.metadata)?;
+            Parsed::Namespace {
+                name: ns.metadata.name,
+                labels: ns.metadata.labels,
+                annotations: ns.metadata.annotations,
+                source,
+            }
+        }
+        "Node" => {
+            let node: types::Node = read(body, tracked)?;
+            named(&node.metadata)?;
+            Parsed::Node(model::Node {
+                name: node.metadata.name,
+                labels: node.metadata.labels,
+                addresses: node
+                    .status
+                    .addresses
+                    .into_iter()
+                    .map(|a| model::NodeAddress {
+                        kind: a.kind,
+                        address: a.address,
+                    })
+                    .collect(),
+                taints: node
+                    .spec
+                    .taints
+                    .into_iter()
+                    .map(|t| model::Taint {
+                        key: t.key,
+                        value: t.value,
+                        effect: t.effect,
+                    })
+                    .collect(),
+                source,
+            })
+        }
+        "Pod" => {
+            let pod: types::Pod = read(body, tracked)?;
+            named(&pod.metadata)?;
+            let ports = convert::container_ports(&pod.spec)?;
+            let ips = convert::pod_ips(&pod.status)?;
+            Parsed::Pod(Box::new(PodObject {
+                namespace: namespace_of(&pod.metadata),
+                scheduling: convert::scheduling(&pod.spec),
+                service_account: convert::service_account(&pod.spec),
+                node_name: pod.spec.node_name,
+                host_network: pod.spec.host_network,
+                meta: pod.metadata,
+                ports,
+                ips,
+                source,
+            }))
+        }
+        "Service" => {
+            let svc: types::Service = read(body, tracked)?;
+            named(&svc.metadata)?;
+            let namespace = namespace_of(&svc.metadata);
+            Parsed::Service(Box::new(convert::service(&svc, &namespace, source)?))
+        }
+        "NetworkPolicy" => {
+            let np: types::NetworkPolicy = read(body, tracked)?;
+            named(&np.metadata)?;
+            let namespace = namespace_of(&np.metadata);
+            Parsed::Policy(Box::new(convert::network_policy(&np, &namespace, source)?))
+        }
+        "Endpoints" => {
+            let e: types::Endpoints = read(body, tracked)?;
+            named(&e.metadata)?;
+            let namespace = namespace_of(&e.metadata);
+            Parsed::Endpoints {
+                backends: convert::endpoints(&e, &namespace)?,
+                service: e.metadata.name,
+                namespace,
+            }
+        }
+        "EndpointSlice" => {
+            let e: types::EndpointSlice = read(body, tracked)?;
+            named(&e.metadata)?;
+            let Some(service) = e.metadata.labels.get(SERVICE_NAME_LABEL).cloned() else {
+                return Ok(Parsed::Unknown(format!(
+                    "{api_version}/{kind} (without {SERVICE_NAME_LABEL})"
+                )));
+            };
+            let namespace = namespace_of(&e.metadata);
+            Parsed::Endpoints {
+                backends: convert::endpoint_slice(&e, &namespace)?,
+                service,
+                namespace,
+            }
+        }
+        workload_kind => {
+            let w: types::Workload = read(body, tracked)?;
+            named(&w.metadata)?;
+            let template = match (workload_kind, w.spec.template, w.spec.job_template) {
+                ("CronJob", _, Some(jt)) => jt.spec.template,
+                (_, t, _) => t,
+            };
+            let Some(template) = template else {
+                let field = if workload_kind == "CronJob" {
+                    "spec.jobTemplate.spec.template"
+                } else {
+                    "spec.template"
+                };
+                return Err(format!("missing required field `{field}`"));
+            };
+            let ports = convert::container_ports(&template.spec)?;
+            let mut annotations = w.metadata.annotations.clone();
+            annotations.extend(template.metadata.annotations);
+            Parsed::Workload(Box::new(WorkloadObject {
+                kind: workload_kind.to_string(),
+                namespace: namespace_of(&w.metadata),
+                meta: w.metadata,
+                labels: template.metadata.labels,
+                annotations,
+                host_network: template.spec.host_network,
+                scheduling: convert::scheduling(&template.spec),
+                service_account: convert::service_account(&template.spec),
+                node_name: template.spec.node_name,
+                ports,
+                source,
+            }))
+        }
+    })
+}
+
 /// Types one object.
 pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
+    if let Some(parsed) = classify_fast(raw) {
+        return Ok(parsed);
+    }
+    classify_checked(raw)
+}
+
+/// The common case in one typed pass: `apiVersion` and `kind` peeked from the start of the
+/// text, a kind of the core API read straight into its wire type (which also holds the
+/// header's fields, so that whatever the header check would reject fails here too).
+/// `None` when anything is unusual or wrong: [`classify_checked`] then reads the object
+/// again and names the problem.
+fn classify_fast(raw: &RawObject<'_>) -> Option<Parsed> {
+    let (api_version, kind) = raw.body.peek_type()?;
+    if api_version.is_empty() || kind.is_empty() {
+        return None;
+    }
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    if !is_known(group, kind) {
+        return None;
+    }
+    if !is_core(kind)
+        || !matches!(
+            group,
+            "" | "apps" | "extensions" | "batch" | "networking.k8s.io" | "discovery.k8s.io"
+        )
+    {
+        return None;
+    }
+    core_object(kind, api_version, &raw.body, &raw.source, false).ok()
+}
+
+/// Types one object, checking its header first, so that errors name the object.
+fn classify_checked(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
     let err = |msg: String| IngestError::new(raw.source.clone(), msg);
     let header: types::Header =
         parse(&raw.body).map_err(|m| err(format!("not a Kubernetes object: {m}")))?;
@@ -214,32 +479,7 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
         return Err(fail("missing required field `apiVersion`".into()));
     }
     let group = header.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-    let known = match (group, kind.as_str()) {
-        ("", "Namespace" | "Node" | "Pod" | "Service" | "Endpoints" | "ReplicationController") => {
-            true
-        }
-        ("", "ServiceAccount") => true,
-        ("networking.k8s.io" | "extensions", "NetworkPolicy") => true,
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => true,
-        (
-            "policy.networking.k8s.io",
-            "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" | "ClusterNetworkPolicy",
-        ) => true,
-        (
-            "projectcalico.org" | "crd.projectcalico.org",
-            "NetworkPolicy" | "GlobalNetworkPolicy" | "Tier" | "HostEndpoint",
-        ) => true,
-        ("cilium.io", "CiliumNetworkPolicy" | "CiliumClusterwideNetworkPolicy") => true,
-        ("apps" | "extensions" | "batch", k) => WORKLOAD_KINDS.contains(&k),
-        ("discovery.k8s.io", "EndpointSlice") => true,
-        ("networking.k8s.io", "Ingress" | "IngressClass") => true,
-        (
-            "gateway.networking.k8s.io",
-            "Gateway" | "GatewayClass" | "HTTPRoute" | "GRPCRoute" | "TLSRoute" | "TCPRoute"
-            | "UDPRoute" | "ReferenceGrant",
-        ) => true,
-        _ => false,
-    };
+    let known = is_known(group, &kind);
     if !known {
         return Ok(Parsed::Unknown(format!("{}/{}", header.api_version, kind)));
     }
@@ -274,105 +514,14 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
         }
         _ => {}
     }
+    if is_core(&kind) {
+        return core_object(&kind, &header.api_version, &raw.body, &source, true).map_err(fail);
+    }
     let parsed = match kind.as_str() {
         "CustomResourceDefinition" => Parsed::Crd {
             kind: format!("{}/{}", header.api_version, kind),
             name: name.clone().unwrap_or_default(),
         },
-        "ServiceAccount" => {
-            let sa: types::Namespace = parse(&raw.body).map_err(fail)?;
-            Parsed::ServiceAccount(model::ServiceAccount {
-                namespace,
-                name: sa.metadata.name,
-                labels: sa.metadata.labels,
-            })
-        }
-        "Namespace" => {
-            let ns: types::Namespace = parse(&raw.body).map_err(fail)?;
-            Parsed::Namespace {
-                name: ns.metadata.name,
-                labels: ns.metadata.labels,
-                annotations: ns.metadata.annotations,
-                source,
-            }
-        }
-        "Node" => {
-            let node: types::Node = parse(&raw.body).map_err(fail)?;
-            Parsed::Node(model::Node {
-                name: node.metadata.name,
-                labels: node.metadata.labels,
-                addresses: node
-                    .status
-                    .addresses
-                    .into_iter()
-                    .map(|a| model::NodeAddress {
-                        kind: a.kind,
-                        address: a.address,
-                    })
-                    .collect(),
-                taints: node
-                    .spec
-                    .taints
-                    .into_iter()
-                    .map(|t| model::Taint {
-                        key: t.key,
-                        value: t.value,
-                        effect: t.effect,
-                    })
-                    .collect(),
-                source,
-            })
-        }
-        "Pod" => {
-            let pod: types::Pod = parse(&raw.body).map_err(fail)?;
-            let ports = convert::container_ports(&pod.spec).map_err(fail)?;
-            let ips = convert::pod_ips(&pod.status).map_err(fail)?;
-            Parsed::Pod(Box::new(PodObject {
-                namespace,
-                scheduling: convert::scheduling(&pod.spec),
-                service_account: convert::service_account(&pod.spec),
-                node_name: pod.spec.node_name,
-                host_network: pod.spec.host_network,
-                meta: pod.metadata,
-                ports,
-                ips,
-                source,
-            }))
-        }
-        "Service" => {
-            let svc: types::Service = parse(&raw.body).map_err(fail)?;
-            Parsed::Service(Box::new(
-                convert::service(&svc, &namespace, source).map_err(fail)?,
-            ))
-        }
-        "NetworkPolicy" => {
-            let np: types::NetworkPolicy = parse(&raw.body).map_err(fail)?;
-            Parsed::Policy(Box::new(
-                convert::network_policy(&np, &namespace, source).map_err(fail)?,
-            ))
-        }
-        "Endpoints" => {
-            let e: types::Endpoints = parse(&raw.body).map_err(fail)?;
-            Parsed::Endpoints {
-                backends: convert::endpoints(&e, &namespace).map_err(fail)?,
-                service: e.metadata.name,
-                namespace,
-            }
-        }
-        "EndpointSlice" => {
-            let e: types::EndpointSlice = parse(&raw.body).map_err(fail)?;
-            let Some(service) = e.metadata.labels.get(SERVICE_NAME_LABEL).cloned() else {
-                return Ok(Parsed::Unknown(format!(
-                    "{}/{} (without {SERVICE_NAME_LABEL})",
-                    header.api_version, kind
-                )));
-            };
-            Parsed::Endpoints {
-                backends: convert::endpoint_slice(&e, &namespace).map_err(fail)?,
-                service,
-                namespace,
-            }
-        }
         "Ingress" => {
             let i: routes::Ingress = parse(&raw.body).map_err(fail)?;
             Parsed::Ingress(Box::new(
@@ -403,37 +552,100 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
                 routes::route(&r, &kind, &namespace, source).map_err(fail)?,
             ))
         }
-        workload_kind => {
-            let w: types::Workload = parse(&raw.body).map_err(fail)?;
-            let template = match (workload_kind, w.spec.template, w.spec.job_template) {
-                ("CronJob", _, Some(jt)) => jt.spec.template,
-                (_, t, _) => t,
-            };
-            let Some(template) = template else {
-                let field = if workload_kind == "CronJob" {
-                    "spec.jobTemplate.spec.template"
-                } else {
-                    "spec.template"
-                };
-                return Err(fail(format!("missing required field `{field}`")));
-            };
-            let ports = convert::container_ports(&template.spec).map_err(fail)?;
-            let mut annotations = w.metadata.annotations.clone();
-            annotations.extend(template.metadata.annotations);
-            Parsed::Workload(Box::new(WorkloadObject {
-                kind: workload_kind.to_string(),
-                namespace,
-                meta: w.metadata,
-                labels: template.metadata.labels,
-                annotations,
-                host_network: template.spec.host_network,
-                scheduling: convert::scheduling(&template.spec),
-                service_account: convert::service_account(&template.spec),
-                node_name: template.spec.node_name,
-                ports,
-                source,
-            }))
+        _ => {
+            return Err(fail(format!("{}/{kind} is not read", header.api_version)));
         }
     };
     Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+    use std::sync::Arc;
+
+    fn object(text: &str) -> (Box<RawValue>, model::Source) {
+        let source = model::Source {
+            file: Arc::from("t.json"),
+            line: 3,
+        };
+        (
+            RawValue::from_string(text.to_string()).expect("test JSON"),
+            source,
+        )
+    }
+
+    /// Both paths on one object: the one-pass read, when it answers, must answer as the
+    /// checked read does.
+    fn both(text: &str) -> (Option<String>, String) {
+        let (raw, source) = object(text);
+        let raw = RawObject {
+            source,
+            body: Body::Raw(&raw),
+        };
+        let fast = classify_fast(&raw).map(|p| format!("{p:?}"));
+        let checked = match classify_checked(&raw) {
+            Ok(p) => format!("{p:?}"),
+            Err(e) => format!("error: {e}"),
+        };
+        (fast, checked)
+    }
+
+    #[test]
+    fn one_pass_read_agrees_with_the_checked_read() {
+        for text in [
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"a","labels":{"app":"x"},"ownerReferences":[{"kind":"ReplicaSet","name":"r","controller":true}]},"spec":{"nodeName":"n1","containers":[{"ports":[{"name":"http","containerPort":80}]}]},"status":{"podIP":"10.0.0.1"}}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":""}}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":null}}"#,
+            r#"{"metadata":{"name":"p"},"kind":"Pod","apiVersion":"v1"}"#,
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"a","annotations":{"k":"v"}},"spec":{"template":{"metadata":{"labels":{"app":"x"}},"spec":{"containers":[]}}}}"#,
+            r#"{"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"c"},"spec":{"jobTemplate":{"spec":{"template":{"spec":{}}}}}}"#,
+            r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s","namespace":"a"},"spec":{"selector":{"app":"x"},"ports":[{"port":80,"targetPort":"http"}]}}"#,
+            r#"{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"np","namespace":"a"},"spec":{"podSelector":{},"policyTypes":["Ingress"]}}"#,
+            r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a","labels":{"team":"t"}}}"#,
+            r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"},"status":{"addresses":[{"type":"InternalIP","address":"172.16.0.1"}]}}"#,
+            r#"{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"sa","namespace":"a"}}"#,
+            r#"{"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"s","namespace":"a"},"subsets":[{"addresses":[{"ip":"10.0.0.1"}],"ports":[{"port":80}]}]}"#,
+            r#"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"s-1","labels":{"kubernetes.io/service-name":"s"}},"addressType":"IPv4","endpoints":[]}"#,
+        ] {
+            let (fast, checked) = both(text);
+            assert_eq!(fast.as_ref(), Some(&checked), "{text}");
+        }
+    }
+
+    #[test]
+    fn one_pass_read_leaves_what_the_checked_read_rejects_or_counts_to_it() {
+        for text in [
+            // Problems the header check names.
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":""}}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":5}}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":5}}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":null}"#,
+            r#"{"apiVersion":"v1","kind":"Pod"}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","kind":"Pod","metadata":{"name":"p"}}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"apiVersion":"v2"}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","name":"q"}}"#,
+            r#"{"apiVersion":"","kind":"Pod","metadata":{"name":"p"}}"#,
+            // Problems of the object itself.
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"ports":[{"containerPort":"x"}]}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"status":{"podIP":"nope"}}"#,
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{}}"#,
+            // Kinds not read in one pass.
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#,
+            r#"{"apiVersion":"example.com/v1","kind":"Pod","metadata":{"name":"p"}}"#,
+            r#"{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"i"},"spec":{}}"#,
+            r#"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"s-1"},"addressType":"IPv4"}"#,
+        ] {
+            let (fast, checked) = both(text);
+            match fast {
+                None => {}
+                Some(fast) => assert_eq!(fast, checked, "{text}"),
+            }
+            if checked.starts_with("error") {
+                assert_eq!(both(text).0, None, "{text}");
+            }
+        }
+    }
 }

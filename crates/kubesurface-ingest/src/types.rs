@@ -35,10 +35,26 @@ pub struct HeaderMeta {
     pub namespace: Option<serde_json::Value>,
 }
 
+/// `apiVersion` or `kind` in a typed object: skipped, but declared so that a repeated key is
+/// an error, as it is for the header the object would otherwise be checked with.
+#[derive(Debug, Default)]
+pub struct TypeField;
+
+impl<'de> Deserialize<'de> for TypeField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d)?;
+        Ok(TypeField)
+    }
+}
+
 #[derive(Deserialize, Debug, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMeta {
     pub name: String,
+    /// Read so that a non-string namespace fails the one-pass read as the header check
+    /// would (a repeated key, too).
+    #[serde(default, deserialize_with = "nullable")]
+    pub namespace: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub uid: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -70,11 +86,19 @@ pub struct TemplateMeta {
 #[derive(Deserialize, Debug, Default)]
 pub struct Namespace {
     pub metadata: ObjectMeta,
+    #[serde(default, rename = "apiVersion")]
+    pub _api_version: TypeField,
+    #[serde(default, rename = "kind")]
+    pub _kind: TypeField,
 }
 
 #[derive(Deserialize, Debug, Default)]
 pub struct Node {
     pub metadata: ObjectMeta,
+    #[serde(default, rename = "apiVersion")]
+    pub _api_version: TypeField,
+    #[serde(default, rename = "kind")]
+    pub _kind: TypeField,
     #[serde(default, deserialize_with = "nullable")]
     pub spec: NodeSpec,
     #[serde(default, deserialize_with = "nullable")]
@@ -111,6 +135,10 @@ pub struct NodeAddress {
 #[derive(Deserialize, Debug, Default)]
 pub struct Pod {
     pub metadata: ObjectMeta,
+    #[serde(default, rename = "apiVersion")]
+    pub _api_version: TypeField,
+    #[serde(default, rename = "kind")]
+    pub _kind: TypeField,
     #[serde(default, deserialize_with = "nullable")]
     pub spec: PodSpec,
     #[serde(default, deserialize_with = "nullable")]
@@ -233,6 +261,10 @@ pub struct PodIp {
 #[derive(Deserialize, Debug, Default)]
 pub struct Workload {
     pub metadata: ObjectMeta,
+    #[serde(default, rename = "apiVersion")]
+    pub _api_version: TypeField,
+    #[serde(default, rename = "kind")]
+    pub _kind: TypeField,
     #[serde(default, deserialize_with = "nullable")]
     pub spec: WorkloadSpec,
 }
@@ -263,6 +295,10 @@ pub struct PodTemplate {
 #[derive(Deserialize, Debug, Default)]
 pub struct Service {
     pub metadata: ObjectMeta,
+    #[serde(default, rename = "apiVersion")]
+    pub _api_version: TypeField,
+    #[serde(default, rename = "kind")]
+    pub _kind: TypeField,
     #[serde(default, deserialize_with = "nullable")]
     pub spec: ServiceSpec,
     #[serde(default, deserialize_with = "nullable")]
@@ -336,6 +372,10 @@ pub enum IntOrString {
 #[derive(Deserialize, Debug, Default)]
 pub struct NetworkPolicy {
     pub metadata: ObjectMeta,
+    #[serde(default, rename = "apiVersion")]
+    pub _api_version: TypeField,
+    #[serde(default, rename = "kind")]
+    pub _kind: TypeField,
     #[serde(default, deserialize_with = "nullable")]
     pub spec: NetworkPolicySpec,
 }
@@ -413,6 +453,10 @@ pub struct SelectorRequirement {
 #[derive(Deserialize, Debug, Default)]
 pub struct Endpoints {
     pub metadata: ObjectMeta,
+    #[serde(default, rename = "apiVersion")]
+    pub _api_version: TypeField,
+    #[serde(default, rename = "kind")]
+    pub _kind: TypeField,
     #[serde(default, deserialize_with = "nullable")]
     pub subsets: Vec<EndpointSubset>,
 }
@@ -461,6 +505,10 @@ pub struct EndpointPort {
 #[serde(rename_all = "camelCase")]
 pub struct EndpointSlice {
     pub metadata: ObjectMeta,
+    #[serde(default, rename = "apiVersion")]
+    pub _api_version: TypeField,
+    #[serde(default, rename = "kind")]
+    pub _kind: TypeField,
     #[serde(default, deserialize_with = "nullable")]
     pub address_type: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
