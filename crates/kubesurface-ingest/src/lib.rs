@@ -36,19 +36,141 @@ pub fn load_paths(paths: &[String]) -> Result<Loaded, IngestError> {
     load_texts(&inputs)
 }
 
-/// Models already-read inputs. Objects are split and typed in parallel; the first error in
-/// input order is returned, so the same input always gives the same error.
+/// Models already-read inputs. Objects are split and typed in parallel (a JSON `List` is
+/// typed while it is still being read); the first error in input order is returned, an
+/// input that cannot be split before any object that cannot be typed, so the same input
+/// always gives the same error.
 pub fn load_texts(inputs: &[InputText]) -> Result<Loaded, IngestError> {
-    let raw: Vec<Vec<document::RawObject<'_>>> = inputs
-        .par_iter()
-        .map(document::split)
-        .collect::<Result<_, _>>()?;
-    let raw: Vec<document::RawObject<'_>> = raw.into_iter().flatten().collect();
-    let parsed: Vec<objects::Parsed> = raw
+    let read: Vec<Result<ReadInput<'_>, IngestError>> = if inputs.len() == 1 {
+        vec![read_input(&inputs[0])]
+    } else {
+        inputs.par_iter().map(read_input).collect()
+    };
+    let mut raw = Vec::new();
+    let mut typed = Vec::new();
+    for input in read {
+        let (objects, parsed) = input?;
+        raw.extend(objects);
+        typed.extend(parsed);
+    }
+    let parsed: Vec<objects::Parsed> = typed.into_iter().collect::<Result<_, _>>()?;
+    // Fingerprints are computed only for objects whose name repeats.
+    assemble::assemble(parsed, |i| objects::fingerprint(&raw[i]))
+}
+
+/// One input's objects and what each was typed as.
+type ReadInput<'a> = (
+    Vec<document::RawObject<'a>>,
+    Vec<Result<objects::Parsed, IngestError>>,
+);
+
+/// Splits and types one input: a JSON `List` in batches typed on other threads while the
+/// rest is read, anything else split first and typed in parallel.
+fn read_input(input: &InputText) -> Result<ReadInput<'_>, IngestError> {
+    let (done, finished) = std::sync::mpsc::channel();
+    let streamed = rayon::scope(|scope| {
+        let mut batches = 0usize;
+        document::stream_list(input, |batch| {
+            let done = done.clone();
+            let index = batches;
+            batches += 1;
+            scope.spawn(move |_| {
+                let parsed: Vec<_> = batch.iter().map(objects::classify).collect();
+                // The receiver outlives the scope.
+                let _ = done.send((index, batch, parsed));
+            });
+        })
+    });
+    drop(done);
+    if let document::Streamed::List = streamed {
+        let mut batches: Vec<_> = finished.into_iter().collect();
+        batches.sort_unstable_by_key(|(index, _, _)| *index);
+        let mut raw = Vec::new();
+        let mut parsed = Vec::new();
+        for (_, objects, typed) in batches {
+            raw.extend(objects);
+            parsed.extend(typed);
+        }
+        return Ok((raw, parsed));
+    }
+    let raw = document::split(input)?;
+    let parsed = raw
         .par_iter()
         .with_min_len(64)
         .map(objects::classify)
-        .collect::<Result<_, _>>()?;
-    // Fingerprints are computed only for objects whose name repeats.
-    assemble::assemble(parsed, |i| objects::fingerprint(&raw[i]))
+        .collect();
+    Ok((raw, parsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn pod(i: usize, name: &str) -> String {
+        format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","namespace":"a"}},"status":{{"podIP":"10.0.{}.{}"}}}}"#,
+            i / 250,
+            i % 250 + 1
+        )
+    }
+
+    /// A List of `n` pods, one a line (the List's first line is the opening), with the pods
+    /// at `bad` indexes nameless.
+    fn list(n: usize, bad: &[usize]) -> String {
+        let items: Vec<String> = (0..n)
+            .map(|i| {
+                pod(i, if bad.contains(&i) { "" } else { "p" })
+                    .replace("\"p\"", &format!("\"p{i}\""))
+            })
+            .collect();
+        format!(
+            "{{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[\n{}\n]}}\n",
+            items.join(",\n")
+        )
+    }
+
+    fn load(text: String) -> Result<Loaded, IngestError> {
+        load_texts(&[InputText {
+            name: Arc::from("list.json"),
+            text,
+        }])
+    }
+
+    #[test]
+    fn a_long_list_is_read_whole_and_in_order() {
+        let loaded = load(list(1000, &[])).expect("valid");
+        let names: Vec<&str> = loaded
+            .cluster
+            .endpoints
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(names.len(), 1000);
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        let p700 = loaded
+            .cluster
+            .endpoints
+            .iter()
+            .find(|e| e.name == "p700")
+            .expect("p700");
+        assert_eq!(p700.source.line, 702);
+    }
+
+    #[test]
+    fn the_first_bad_object_in_input_order_is_reported() {
+        let e = load(list(1000, &[900, 600])).expect_err("nameless pods");
+        assert_eq!(e.to_string().split(':').nth(1), Some("602"), "{e}");
+    }
+
+    #[test]
+    fn invalid_json_is_reported_before_any_bad_object() {
+        let mut text = list(1000, &[3]);
+        text.truncate(text.len() - 3);
+        let e = load(text).expect_err("cut short");
+        assert!(e.to_string().contains("invalid JSON"), "{e}");
+    }
 }
