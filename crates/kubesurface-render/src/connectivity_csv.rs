@@ -18,7 +18,10 @@ fn field(s: &str) -> String {
 
 /// CSV with a header row.
 #[derive(Default)]
-pub struct CsvRenderer;
+pub struct CsvRenderer {
+    /// `allowed` fields already rendered, by verdict id.
+    allowed: Vec<Option<String>>,
+}
 
 impl ConnectivityRenderer for CsvRenderer {
     fn begin(&mut self, out: &mut dyn Write, _: Granularity) -> io::Result<()> {
@@ -30,16 +33,15 @@ impl ConnectivityRenderer for CsvRenderer {
         out: &mut dyn Write,
         src: &str,
         dst: &str,
-        _verdict: u32,
+        verdict: u32,
         allowed: &PortSet,
     ) -> io::Result<()> {
-        writeln!(
-            out,
-            "{},{},{}",
-            field(src),
-            field(dst),
-            field(&allowed.to_string())
-        )
+        let slot = verdict as usize;
+        if self.allowed.len() <= slot {
+            self.allowed.resize(slot + 1, None);
+        }
+        let text = self.allowed[slot].get_or_insert_with(|| field(&allowed.to_string()));
+        writeln!(out, "{},{},{text}", field(src), field(dst))
     }
 
     fn end(&mut self, _: &mut dyn Write) -> io::Result<()> {

@@ -36,19 +36,19 @@ pub fn allowed_json(allowed: &PortSet) -> String {
     out
 }
 
-/// Writes a JSON string literal; names that need no escaping (every Kubernetes name)
-/// are written as they are.
-fn write_string(out: &mut dyn Write, s: &str) -> io::Result<()> {
+/// Appends a JSON string literal; names that need no escaping (every Kubernetes name) are
+/// copied as they are.
+fn push_string(out: &mut Vec<u8>, s: &str) {
     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.write_all(b"\"")?;
-        out.write_all(s.as_bytes())?;
-        out.write_all(b"\"")
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
     } else {
-        out.write_all(
+        out.extend_from_slice(
             serde_json::Value::String(s.to_string())
                 .to_string()
                 .as_bytes(),
-        )
+        );
     }
 }
 
@@ -58,11 +58,19 @@ pub struct JsonRenderer {
     first: bool,
     /// `allowed` objects already rendered, by verdict id: few distinct, many pairs.
     allowed: Vec<Option<String>>,
+    /// The current source and its line start, `{"src":"…","dst":`: rows come grouped by
+    /// source.
+    src: String,
+    prefix: Vec<u8>,
+    /// The line being written.
+    line: Vec<u8>,
 }
 
 impl ConnectivityRenderer for JsonRenderer {
     fn begin(&mut self, out: &mut dyn Write, granularity: Granularity) -> io::Result<()> {
         self.first = true;
+        self.src.clear();
+        self.prefix.clear();
         write!(
             out,
             "{{\"schema\":\"{CONNECTIVITY_SCHEMA}\",\"granularity\":\"{}\",\"connections\":[",
@@ -78,25 +86,67 @@ impl ConnectivityRenderer for JsonRenderer {
         verdict: u32,
         allowed: &PortSet,
     ) -> io::Result<()> {
+        if self.prefix.is_empty() || self.src != src {
+            self.src.clear();
+            self.src.push_str(src);
+            self.prefix.clear();
+            self.prefix.extend_from_slice(b"\n{\"src\":");
+            push_string(&mut self.prefix, src);
+            self.prefix.extend_from_slice(b",\"dst\":");
+        }
+        let line = &mut self.line;
+        line.clear();
         if !self.first {
-            out.write_all(b",")?;
+            line.push(b',');
         }
         self.first = false;
-        out.write_all(b"\n{\"src\":")?;
-        write_string(out, src)?;
-        out.write_all(b",\"dst\":")?;
-        write_string(out, dst)?;
-        out.write_all(b",\"allowed\":")?;
+        line.extend_from_slice(&self.prefix);
+        push_string(line, dst);
+        line.extend_from_slice(b",\"allowed\":");
         let slot = verdict as usize;
         if self.allowed.len() <= slot {
             self.allowed.resize(slot + 1, None);
         }
         let text = self.allowed[slot].get_or_insert_with(|| allowed_json(allowed));
-        out.write_all(text.as_bytes())?;
-        out.write_all(b"}")
+        line.extend_from_slice(text.as_bytes());
+        line.push(b'}');
+        out.write_all(line)
     }
 
     fn end(&mut self, out: &mut dyn Write) -> io::Result<()> {
         out.write_all(b"\n]}\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kubesurface_model::Protocol;
+
+    use super::*;
+
+    #[test]
+    fn lines_per_pair_with_sources_and_odd_names_escaped() {
+        let mut web = PortSet::empty();
+        web.insert(Protocol::Tcp, 80, 80);
+        let mut r = JsonRenderer::default();
+        let mut out = Vec::new();
+        r.begin(&mut out, Granularity::Workload).unwrap();
+        r.connection(&mut out, "a/x[Deployment]", "b/y[Deployment]", 2, &web)
+            .unwrap();
+        r.connection(&mut out, "a/x[Deployment]", "c/\"q\"", 1, &PortSet::full())
+            .unwrap();
+        r.connection(&mut out, "b/y[Deployment]", "a/x[Deployment]", 2, &web)
+            .unwrap();
+        r.end(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "{\"schema\":\"kubesurface.connectivity/v1\",\"granularity\":\"workload\",\"connections\":[\n\
+             {\"src\":\"a/x[Deployment]\",\"dst\":\"b/y[Deployment]\",\"allowed\":{\"TCP\":[[80,80]]}},\n\
+             {\"src\":\"a/x[Deployment]\",\"dst\":\"c/\\\"q\\\"\",\"allowed\":{\"TCP\":[[1,65535]],\"UDP\":[[1,65535]],\"SCTP\":[[1,65535]]}},\n\
+             {\"src\":\"b/y[Deployment]\",\"dst\":\"a/x[Deployment]\",\"allowed\":{\"TCP\":[[80,80]]}}\n]}\n"
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["connections"].as_array().unwrap().len(), 3);
     }
 }

@@ -12,6 +12,8 @@ use crate::ConnectivityRenderer;
 pub struct TableRenderer {
     current: Option<String>,
     rows: Vec<(String, String)>,
+    /// Port lists already rendered, by verdict id.
+    allowed: Vec<Option<String>>,
     total: usize,
     sources: usize,
 }
@@ -41,7 +43,7 @@ impl ConnectivityRenderer for TableRenderer {
         out: &mut dyn Write,
         src: &str,
         dst: &str,
-        _verdict: u32,
+        verdict: u32,
         allowed: &PortSet,
     ) -> io::Result<()> {
         if self.current.as_deref() != Some(src) {
@@ -49,7 +51,12 @@ impl ConnectivityRenderer for TableRenderer {
             self.current = Some(src.to_string());
         }
         self.total += 1;
-        self.rows.push((dst.to_string(), allowed.to_string()));
+        let slot = verdict as usize;
+        if self.allowed.len() <= slot {
+            self.allowed.resize(slot + 1, None);
+        }
+        let text = self.allowed[slot].get_or_insert_with(|| allowed.to_string());
+        self.rows.push((dst.to_string(), text.clone()));
         Ok(())
     }
 
