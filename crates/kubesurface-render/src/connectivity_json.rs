@@ -64,6 +64,18 @@ pub struct JsonRenderer {
     prefix: Vec<u8>,
     /// The line being written.
     line: Vec<u8>,
+    /// The settings the verdicts used, written as the optional `settings` object.
+    settings: Option<String>,
+}
+
+impl JsonRenderer {
+    /// A renderer that states `settings` after `granularity`.
+    pub fn with_settings(settings: &kubesurface_engine::Settings) -> Self {
+        JsonRenderer {
+            settings: Some(crate::settings_json(settings)),
+            ..JsonRenderer::default()
+        }
+    }
 }
 
 impl ConnectivityRenderer for JsonRenderer {
@@ -73,9 +85,13 @@ impl ConnectivityRenderer for JsonRenderer {
         self.prefix.clear();
         write!(
             out,
-            "{{\"schema\":\"{CONNECTIVITY_SCHEMA}\",\"granularity\":\"{}\",\"connections\":[",
+            "{{\"schema\":\"{CONNECTIVITY_SCHEMA}\",\"granularity\":\"{}\",",
             granularity.as_str()
-        )
+        )?;
+        if let Some(settings) = &self.settings {
+            write!(out, "\"settings\":{settings},")?;
+        }
+        out.write_all(b"\"connections\":[")
     }
 
     fn connection(

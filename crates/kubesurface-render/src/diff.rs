@@ -125,16 +125,38 @@ struct FindingsPart<'a> {
 struct Document<'a> {
     schema: &'a str,
     granularity: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settings: Option<SettingsPart>,
     connectivity: ConnectivityPart<'a>,
     exposure: ExposurePart<'a>,
     findings: FindingsPart<'a>,
 }
 
-/// The `kubesurface.diff/v1` document.
+/// The settings both sides were evaluated under.
+#[derive(Serialize)]
+struct SettingsPart {
+    cni: &'static str,
+    ipblock_matches_pods: bool,
+}
+
+/// The `kubesurface.diff/v1` document (without `settings`).
 pub fn json(out: &mut dyn Write, d: &Diff) -> io::Result<()> {
+    json_with_settings(out, d, None)
+}
+
+/// The `kubesurface.diff/v1` document, stating the settings both sides used.
+pub fn json_with_settings(
+    out: &mut dyn Write,
+    d: &Diff,
+    settings: Option<&kubesurface_engine::Settings>,
+) -> io::Result<()> {
     let doc = Document {
         schema: DIFF_SCHEMA,
         granularity: d.granularity.as_str(),
+        settings: settings.map(|s| SettingsPart {
+            cni: s.cni.as_str(),
+            ipblock_matches_pods: s.ipblock_matches_pods,
+        }),
         connectivity: ConnectivityPart {
             added: d
                 .added

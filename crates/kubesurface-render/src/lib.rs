@@ -53,6 +53,17 @@ pub trait ConnectivityRenderer {
     fn end(&mut self, out: &mut dyn Write) -> io::Result<()>;
 }
 
+/// A renderer for `format`; the JSON one states `settings`.
+pub fn connectivity_renderer_with(
+    format: Format,
+    settings: &Settings,
+) -> Box<dyn ConnectivityRenderer> {
+    match format {
+        Format::Json => Box::new(JsonRenderer::with_settings(settings)),
+        other => connectivity_renderer(other),
+    }
+}
+
 /// A renderer for `format`.
 pub fn connectivity_renderer(format: Format) -> Box<dyn ConnectivityRenderer> {
     match format {

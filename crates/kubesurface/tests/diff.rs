@@ -318,7 +318,7 @@ fn json_contract_shape_and_content() {
     let text = stdout(&out);
     assert!(
         text.starts_with(
-            r#"{"schema":"kubesurface.diff/v1","granularity":"workload","connectivity":{"added":["#
+            r#"{"schema":"kubesurface.diff/v1","granularity":"workload","settings":{"cni":"generic","ipblock_matches_pods":true},"connectivity":{"added":["#
         ),
         "{text}"
     );
@@ -328,6 +328,7 @@ fn json_contract_shape_and_content() {
         [
             "schema",
             "granularity",
+            "settings",
             "connectivity",
             "exposure",
             "findings"

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use kubesurface_engine::Engine;
 use kubesurface_engine::connectivity::{Granularity, for_each_connection_with_ids};
-use kubesurface_render::{Format, connectivity_renderer};
+use kubesurface_render::{Format, connectivity_renderer_with};
 
 use super::common::{load, settings};
 use crate::cli::{ConnectivityArgs, FormatArg, GranularityArg};
@@ -34,7 +34,7 @@ pub fn run(args: ConnectivityArgs) -> Result<ExitCode, String> {
     };
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(1 << 16, stdout);
-    let mut renderer = connectivity_renderer(format);
+    let mut renderer = connectivity_renderer_with(format, &engine.settings);
     let mut result = renderer.begin(&mut out, granularity);
     let stats = for_each_connection_with_ids(&engine, granularity, |src, dst, verdict, allowed| {
         if result.is_ok() {

@@ -57,7 +57,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     let d = diff(&before, &after, granularity);
     write_stdout(|out| match args.output {
         DiffFormat::Table => render::table(out, &d),
-        DiffFormat::Json => render::json(out, &d),
+        DiffFormat::Json => render::json_with_settings(out, &d, Some(&settings)),
         DiffFormat::Md => render::markdown(out, &d),
     })?;
     let threshold = args.fail_on_new.map(|s| match s {
