@@ -667,39 +667,47 @@ struct RuleCommon<'a> {
     to: &'a Option<Vec<Peer>>,
 }
 
+impl<'a> RuleCommon<'a> {
+    fn of(
+        name: &'a Option<String>,
+        action: &'a Option<String>,
+        from: &'a Option<Vec<Peer>>,
+        to: &'a Option<Vec<Peer>>,
+    ) -> Self {
+        RuleCommon {
+            name,
+            action,
+            from,
+            to,
+        }
+    }
+}
+
 impl Rules {
     fn v1alpha1(kind: Kind, ingress: &[Rule1], egress: &[Rule1]) -> Result<Rules, String> {
-        let side = |rules: &[Rule1], dir: Direction| {
-            check_count(
-                rules.len(),
-                kind.max_items(),
-                &format!("spec.{}", dir.field()),
-            )?;
-            rules
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let at = format!("spec.{}[{i}]", dir.field());
-                    let ports = ports_v1alpha1(r.ports.as_deref(), kind, &at)?;
-                    let common = RuleCommon {
-                        name: &r.name,
-                        action: &r.action,
-                        from: &r.from,
-                        to: &r.to,
-                    };
-                    rule(kind, dir, &common, ports, &at)
-                })
-                .collect::<Result<Vec<_>, String>>()
-        };
-        Ok(Rules {
-            ingress: side(ingress, Direction::Ingress)?,
-            egress: side(egress, Direction::Egress)?,
+        Self::read(kind, ingress, egress, |r: &Rule1, at: &str| {
+            let ports = ports_v1alpha1(r.ports.as_deref(), kind, at)?;
+            Ok((RuleCommon::of(&r.name, &r.action, &r.from, &r.to), ports))
         })
     }
 
     fn v1alpha2(ingress: &[Rule2], egress: &[Rule2]) -> Result<Rules, String> {
         let kind = Kind::Cluster;
-        let side = |rules: &[Rule2], dir: Direction| {
+        Self::read(kind, ingress, egress, |r: &Rule2, at: &str| {
+            let ports = protocols_v1alpha2(r.protocols.as_deref(), kind, at)?;
+            Ok((RuleCommon::of(&r.name, &r.action, &r.from, &r.to), ports))
+        })
+    }
+
+    /// Both directions of either API version: `parts` gives a rule's common fields and its
+    /// ports (the field that differs between the versions).
+    fn read<R>(
+        kind: Kind,
+        ingress: &[R],
+        egress: &[R],
+        parts: impl for<'r> Fn(&'r R, &str) -> Result<(RuleCommon<'r>, Ports), String>,
+    ) -> Result<Rules, String> {
+        let side = |rules: &[R], dir: Direction| {
             check_count(
                 rules.len(),
                 kind.max_items(),
@@ -710,13 +718,7 @@ impl Rules {
                 .enumerate()
                 .map(|(i, r)| {
                     let at = format!("spec.{}[{i}]", dir.field());
-                    let ports = protocols_v1alpha2(r.protocols.as_deref(), kind, &at)?;
-                    let common = RuleCommon {
-                        name: &r.name,
-                        action: &r.action,
-                        from: &r.from,
-                        to: &r.to,
-                    };
+                    let (common, ports) = parts(r, &at)?;
                     rule(kind, dir, &common, ports, &at)
                 })
                 .collect::<Result<Vec<_>, String>>()
