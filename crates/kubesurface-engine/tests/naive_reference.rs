@@ -8,11 +8,10 @@
 //! against the engine's pod-granularity connectivity output. Plain unit tests below pin
 //! single rules through the public API, with the expected verdict stated from the spec.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
-use kubesurface_engine::connectivity::{Granularity, for_each_connection};
 use kubesurface_engine::{Engine, PortSet, Settings};
 use kubesurface_model::{
     Cluster, ContainerPort, Endpoint, IpBlock, LabelSelector, Labels, METADATA_NAME_LABEL,
@@ -246,38 +245,6 @@ mod naive {
 // Engine access through the public API
 // ---------------------------------------------------------------------------------------
 
-/// Every pod-granularity connection the engine reports, by (source, destination) name.
-fn engine_matrix(cluster: &Cluster, settings: Settings) -> HashMap<(String, String), PortSet> {
-    let engine = Engine::new(cluster, settings);
-    let mut out = HashMap::new();
-    for_each_connection(&engine, Granularity::Pod, |s, d, allowed| {
-        let prev = out.insert((s.to_string(), d.to_string()), allowed.clone());
-        assert!(prev.is_none(), "pair {s} -> {d} emitted twice");
-    });
-    out
-}
-
-/// Parses `ext:CIDR` or `ext:A-B` into an inclusive interval (as u128 plus a v6 flag).
-fn parse_ext(name: &str) -> Option<(bool, u128, u128)> {
-    let rest = name.strip_prefix("ext:")?;
-    if let Ok(net) = rest.parse::<IpNet>() {
-        let (lo, hi) = (net.network(), net.broadcast());
-        return Some((lo.is_ipv6(), ip_key(lo), ip_key(hi)));
-    }
-    let (a, b) = rest.split_once('-')?;
-    let a: IpAddr = a.parse().ok()?;
-    let b: IpAddr = b.parse().ok()?;
-    assert_eq!(a.is_ipv6(), b.is_ipv6(), "mixed-family range {name}");
-    Some((a.is_ipv6(), ip_key(a), ip_key(b)))
-}
-
-fn ip_key(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(v4) => u32::from(v4) as u128,
-        IpAddr::V6(v6) => u128::from(v6),
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Generators
 // ---------------------------------------------------------------------------------------
@@ -312,18 +279,6 @@ const EXCEPTS: [&str; 11] = [
     "fd00::/124",
     "fd00::2/127",
 ];
-
-fn net(s: &str) -> IpNet {
-    s.parse().unwrap()
-}
-
-fn protocol() -> impl Strategy<Value = Protocol> {
-    prop_oneof![
-        3 => Just(Protocol::Tcp),
-        2 => Just(Protocol::Udp),
-        1 => Just(Protocol::Sctp),
-    ]
-}
 
 fn labels(
     keys: &'static [&'static str],
@@ -493,18 +448,7 @@ struct EndpointGen {
 }
 
 fn container_port() -> impl Strategy<Value = ContainerPort> {
-    (
-        prop::option::weighted(0.8, select(PORT_NAMES.to_vec())),
-        select(PORT_NUMBERS.to_vec()),
-        protocol(),
-    )
-        .prop_map(|(name, port, protocol)| ContainerPort {
-            name: name.map(str::to_string),
-            port,
-            protocol,
-            host_port: None,
-            host_ip: None,
-        })
+    container_port_from(&PORT_NAMES, &PORT_NUMBERS)
 }
 
 fn endpoint_gen() -> impl Strategy<Value = EndpointGen> {
@@ -530,14 +474,6 @@ fn endpoint_gen() -> impl Strategy<Value = EndpointGen> {
                 representative,
             },
         )
-}
-
-fn pod_ip(i: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(10, 0, i / 8, i % 8))
-}
-
-fn pod_ip6(i: u8) -> IpAddr {
-    IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, i as u16))
 }
 
 fn build_cluster(
@@ -1066,6 +1002,11 @@ mod cases {
 }
 
 use cases::*;
+
+mod support;
+use support::{
+    container_port_from, engine_matrix, ip_key, net, parse_ext, pod_ip, pod_ip6, protocol,
+};
 
 const TCP: Protocol = Protocol::Tcp;
 const UDP: Protocol = Protocol::Udp;

@@ -13,11 +13,10 @@
 //! pairs (pods, addresses, nodes) are also compared with `explain`. Plain unit tests below
 //! pin single rules, with the expected verdict stated from the docs.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
-use kubesurface_engine::connectivity::{Granularity, for_each_connection};
 use kubesurface_engine::explain::{PeerRef, explain};
 use kubesurface_engine::{Engine, PortSet, Settings};
 use kubesurface_model::{
@@ -662,38 +661,6 @@ use reference::Other;
 // Engine access through the public API
 // ---------------------------------------------------------------------------------------
 
-/// Every pod-granularity connection the engine reports, by (source, destination) name.
-fn engine_matrix(cluster: &Cluster, settings: Settings) -> HashMap<(String, String), PortSet> {
-    let engine = Engine::new(cluster, settings);
-    let mut out = HashMap::new();
-    for_each_connection(&engine, Granularity::Pod, |s, d, allowed| {
-        let prev = out.insert((s.to_string(), d.to_string()), allowed.clone());
-        assert!(prev.is_none(), "pair {s} -> {d} emitted twice");
-    });
-    out
-}
-
-/// Parses `ext:CIDR` or `ext:A-B` into an inclusive interval (as u128 plus a v6 flag).
-fn parse_ext(name: &str) -> Option<(bool, u128, u128)> {
-    let rest = name.strip_prefix("ext:")?;
-    if let Ok(net) = rest.parse::<IpNet>() {
-        let (lo, hi) = (net.network(), net.broadcast());
-        return Some((lo.is_ipv6(), ip_key(lo), ip_key(hi)));
-    }
-    let (a, b) = rest.split_once('-')?;
-    let a: IpAddr = a.parse().ok()?;
-    let b: IpAddr = b.parse().ok()?;
-    assert_eq!(a.is_ipv6(), b.is_ipv6(), "mixed-family range {name}");
-    Some((a.is_ipv6(), ip_key(a), ip_key(b)))
-}
-
-fn ip_key(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(v4) => u32::from(v4) as u128,
-        IpAddr::V6(v6) => u128::from(v6),
-    }
-}
-
 /// The settings a run uses: every CNI, ipBlocks matching pods or not.
 fn all_settings() -> Vec<Settings> {
     let mut out = Vec::new();
@@ -799,18 +766,6 @@ const TIER_NAMES: [&str; 2] = ["security", "platform"];
 /// name for them): policy names `a*` sort before them, `z*` after. This found that the
 /// engine once ordered all NetworkPolicies as one step before every tied policy (fixed).
 const DEFAULT_TIER_ORDER_1000: bool = true;
-
-fn net(s: &str) -> IpNet {
-    s.parse().unwrap()
-}
-
-fn protocol() -> impl Strategy<Value = Protocol> {
-    prop_oneof![
-        3 => Just(Protocol::Tcp),
-        2 => Just(Protocol::Udp),
-        1 => Just(Protocol::Sctp),
-    ]
-}
 
 fn kv_labels(kvs: &'static [(&'static str, &'static str)]) -> impl Strategy<Value = Labels> {
     proptest::collection::vec(select(kvs), 0..=2).prop_map(|kvs| {
@@ -1176,18 +1131,7 @@ struct EndpointGen {
 }
 
 fn container_port() -> impl Strategy<Value = ContainerPort> {
-    (
-        prop::option::weighted(0.8, select(PORT_NAMES.to_vec())),
-        select(PORT_NUMBERS.to_vec()),
-        protocol(),
-    )
-        .prop_map(|(name, port, protocol)| ContainerPort {
-            name: name.map(str::to_string),
-            port,
-            protocol,
-            host_port: None,
-            host_ip: None,
-        })
+    container_port_from(&PORT_NAMES, &PORT_NUMBERS)
 }
 
 fn endpoint_gen() -> impl Strategy<Value = EndpointGen> {
@@ -1327,14 +1271,6 @@ fn cluster_gen() -> impl Strategy<Value = ClusterGen> {
                 }
             },
         )
-}
-
-fn pod_ip(i: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(10, 0, i / 8, i % 8))
-}
-
-fn pod_ip6(i: u8) -> IpAddr {
-    IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, i as u16))
 }
 
 fn labels_of(kvs: &[(&str, &str)]) -> Labels {
@@ -2237,6 +2173,11 @@ mod cases {
 }
 
 use cases::*;
+
+mod support;
+use support::{
+    container_port_from, engine_matrix, ip_key, net, parse_ext, pod_ip, pod_ip6, protocol,
+};
 
 const TCP: Protocol = Protocol::Tcp;
 
