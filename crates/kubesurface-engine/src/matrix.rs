@@ -428,7 +428,7 @@ impl<'e, 'c> Matrix<'e, 'c> {
             }
         }
         // Destinations a dialect policy selects for ingress: their tiers decide.
-        let mut scratch = vec![0u64; words];
+        let mut scratch = Scratch::new(words);
         for (ds, plan) in self.dst_plan.iter().enumerate() {
             let Some(plan) = plan else { continue };
             let dst = self.dst_rep[ds];
@@ -526,14 +526,17 @@ impl<'e, 'c> Matrix<'e, 'c> {
         &self,
         plan: u32,
         out: &mut [u64],
-        m: &mut [u64],
+        scratch: &mut Scratch,
         mut step_mask: impl FnMut(Step, &mut [u64]),
     ) {
         let tiered = &self.engine.tiered;
         let plan = &tiered.plans[plan as usize];
-        let words = self.words;
-        let mut undecided = self.table[FULL as usize].clone();
-        let mut passed = vec![0u64; words];
+        let Scratch {
+            m,
+            undecided,
+            passed,
+        } = scratch;
+        undecided.copy_from_slice(&self.table[FULL as usize]);
         out.fill(0); // allowed
         for tier in &plan.tiers {
             passed.fill(0);
@@ -548,7 +551,7 @@ impl<'e, 'c> Matrix<'e, 'c> {
                 m.fill(0);
                 step_mask(step, m);
                 let mut any = 0;
-                for (x, u) in m.iter_mut().zip(&undecided) {
+                for (x, u) in m.iter_mut().zip(undecided.iter()) {
                     *x &= u;
                     any |= *x;
                 }
@@ -560,16 +563,16 @@ impl<'e, 'c> Matrix<'e, 'c> {
                 }
                 match action {
                     Action::Allow => or_into(out, m),
-                    Action::Pass => or_into(&mut passed, m),
+                    Action::Pass => or_into(passed, m),
                     Action::Deny | Action::Log => {}
                 }
             }
             if tier.isolates && tiered.tiers[tier.tier as usize].default_action == Action::Deny {
                 undecided.fill(0);
             }
-            or_into(&mut undecided, &passed);
+            or_into(undecided, passed);
         }
-        or_into(out, &undecided);
+        or_into(out, undecided);
     }
 
     /// Rows for these source signatures: for each, the verdict id per destination
@@ -668,6 +671,23 @@ impl<'e, 'c> Matrix<'e, 'c> {
 fn or_into(out: &mut [u64], mask: &[u64]) {
     for (o, m) in out.iter_mut().zip(mask) {
         *o |= m;
+    }
+}
+
+/// Buffers for [`Matrix::evaluate_mask`], reused across pairs.
+struct Scratch {
+    m: Vec<u64>,
+    undecided: Vec<u64>,
+    passed: Vec<u64>,
+}
+
+impl Scratch {
+    fn new(words: usize) -> Self {
+        Scratch {
+            m: vec![0; words],
+            undecided: vec![0; words],
+            passed: vec![0; words],
+        }
     }
 }
 
