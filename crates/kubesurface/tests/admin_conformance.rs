@@ -25,6 +25,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
+mod support;
+use support::port_allowed;
+
 /// Guards against a lost or emptied case directory passing silently: the suite has 24
 /// `ConformanceTest`s per API version, 289 (v1alpha1) and 301 (v1alpha2) probes.
 const MIN_CASES: usize = 48;
@@ -351,27 +354,6 @@ fn index_connections(output: &Value) -> Result<HashMap<(String, String), Value>,
         }
     }
     Ok(map)
-}
-
-/// Whether `port` lies in one of the inclusive `[lo, hi]` ranges listed for `protocol`.
-fn port_allowed(allowed: &Value, protocol: &str, port: u64) -> Result<bool, String> {
-    let Some(ranges) = allowed.get(protocol) else {
-        return Ok(false);
-    };
-    let ranges = ranges
-        .as_array()
-        .ok_or_else(|| format!("{protocol} ranges are not a list"))?;
-    for range in ranges {
-        match range.as_array().map(Vec::as_slice) {
-            Some([lo, hi]) => match (lo.as_u64(), hi.as_u64()) {
-                (Some(lo), Some(hi)) if lo <= port && port <= hi => return Ok(true),
-                (Some(_), Some(_)) => {}
-                _ => return Err(format!("{protocol} range {range} is not numeric")),
-            },
-            _ => return Err(format!("{protocol} range {range} is not [lo, hi]")),
-        }
-    }
-    Ok(false)
 }
 
 #[test]

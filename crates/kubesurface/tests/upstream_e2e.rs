@@ -21,6 +21,9 @@ use std::process::Command;
 
 use serde_json::{Map, Value, json};
 
+mod support;
+use support::port_allowed;
+
 /// Guards against a lost or emptied case directory passing silently.
 const MIN_CASES: usize = 50;
 
@@ -384,28 +387,6 @@ fn index_connections(output: &Value) -> Result<HashMap<(&str, &str), Vec<&Value>
         }
     }
     Ok(map)
-}
-
-/// Whether `port` lies in one of the inclusive `[lo, hi]` ranges listed for
-/// `protocol`; an absent protocol key means nothing is allowed on it.
-fn port_allowed(allowed: &Value, protocol: &str, port: u64) -> Result<bool, String> {
-    let Some(ranges) = allowed.get(protocol) else {
-        return Ok(false);
-    };
-    let ranges = ranges
-        .as_array()
-        .ok_or_else(|| format!("{protocol} ranges are not a list"))?;
-    for range in ranges {
-        match range.as_array().map(Vec::as_slice) {
-            Some([lo, hi]) => match (lo.as_u64(), hi.as_u64()) {
-                (Some(lo), Some(hi)) if lo <= port && port <= hi => return Ok(true),
-                (Some(_), Some(_)) => {}
-                _ => return Err(format!("{protocol} range {range} is not numeric")),
-            },
-            _ => return Err(format!("{protocol} range {range} is not [lo, hi]")),
-        }
-    }
-    Ok(false)
 }
 
 // ------------------------------------------------------------------ report
