@@ -5,9 +5,9 @@
 //! ipBlock and named-port resolution gives the same answer for both, so the engine
 //! evaluates classes and expands them to endpoints only when rendering.
 
-use std::collections::HashMap;
-
 use kubesurface_model::{Cluster, Labels, Protocol};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use crate::atoms::{AtomId, IpAtoms};
 
@@ -91,75 +91,106 @@ impl Classes {
     /// Builds the classes, distinguishing what `keys` asks for.
     pub fn build_with(cluster: &Cluster, atoms: &IpAtoms, keys: ClassKeys) -> Self {
         let ipblock_matches_pods = keys.addresses;
-        type Key = (
-            String,
-            Labels,
-            Vec<NamedPort>,
-            ClassAddress,
-            bool,
-            Option<String>,
-            Option<String>,
-        );
-        let mut index: HashMap<Key, u32> = HashMap::new();
-        let mut classes: Vec<EndpointClass> = Vec::new();
-        let mut class_of = Vec::with_capacity(cluster.endpoints.len());
-        for (i, e) in cluster.endpoints.iter().enumerate() {
-            let mut named_ports: Vec<NamedPort> = e
-                .ports
-                .iter()
-                .filter_map(|p| {
-                    p.name.as_ref().map(|name| NamedPort {
-                        name: name.clone(),
-                        protocol: p.protocol,
-                        port: p.port,
-                    })
-                })
-                .collect();
-            named_ports.sort();
-            named_ports.dedup();
-            let address = if !ipblock_matches_pods {
-                ClassAddress::NotMatched
-            } else if e.ips.is_empty() {
-                ClassAddress::Unknown
-            } else {
-                let mut ids: Vec<AtomId> = e.ips.iter().map(|ip| atoms.atom_of(*ip)).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                ClassAddress::Atoms(ids)
-            };
-            let key: Key = (
-                e.namespace.clone(),
-                e.labels.clone(),
-                named_ports,
-                address,
-                e.host_network,
-                e.node.clone().filter(|_| keys.host_nodes && e.host_network),
-                if keys.service_accounts {
-                    Some(
-                        e.service_account
-                            .clone()
-                            .unwrap_or_else(|| "default".into()),
-                    )
-                } else {
-                    None
-                },
-            );
-            let id = *index.entry(key).or_insert_with_key(|k| {
-                classes.push(EndpointClass {
-                    namespace: k.0.clone(),
-                    labels: k.1.clone(),
-                    named_ports: k.2.clone(),
-                    address: k.3.clone(),
-                    host_network: k.4,
-                    node: k.5.clone(),
-                    service_account: k.6.clone(),
-                    members: Vec::new(),
-                });
-                (classes.len() - 1) as u32
-            });
-            classes[id as usize].members.push(i as u32);
-            class_of.push(id);
+        /// What tells endpoints apart, borrowed from the endpoint.
+        #[derive(PartialEq, Eq, Hash)]
+        struct Key<'a> {
+            labels: &'a Labels,
+            /// (name, protocol, port), sorted as `NamedPort` sorts.
+            named_ports: Vec<(&'a str, Protocol, u16)>,
+            address: ClassAddress,
+            host_network: bool,
+            node: Option<&'a str>,
+            service_account: Option<&'a str>,
         }
+        let endpoint_keys: Vec<Key<'_>> = cluster
+            .endpoints
+            .par_iter()
+            .map(|e| {
+                let mut named_ports: Vec<(&str, Protocol, u16)> = e
+                    .ports
+                    .iter()
+                    .filter_map(|p| p.name.as_deref().map(|name| (name, p.protocol, p.port)))
+                    .collect();
+                named_ports.sort_unstable();
+                named_ports.dedup();
+                let address = if !ipblock_matches_pods {
+                    ClassAddress::NotMatched
+                } else if e.ips.is_empty() {
+                    ClassAddress::Unknown
+                } else {
+                    let mut ids: Vec<AtomId> = e.ips.iter().map(|ip| atoms.atom_of(*ip)).collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    ClassAddress::Atoms(ids)
+                };
+                Key {
+                    labels: &e.labels,
+                    named_ports,
+                    address,
+                    host_network: e.host_network,
+                    node: e
+                        .node
+                        .as_deref()
+                        .filter(|_| keys.host_nodes && e.host_network),
+                    service_account: keys
+                        .service_accounts
+                        .then(|| e.service_account.as_deref().unwrap_or("default")),
+                }
+            })
+            .collect();
+        // Classes never span namespaces: each namespace is grouped on its own (in
+        // parallel), then classes are numbered in order of their first member.
+        let mut by_namespace: FxHashMap<&str, Vec<u32>> = FxHashMap::default();
+        for (i, e) in cluster.endpoints.iter().enumerate() {
+            by_namespace.entry(&e.namespace).or_default().push(i as u32);
+        }
+        let mut groups: Vec<Vec<u32>> = by_namespace
+            .into_par_iter()
+            .flat_map_iter(|(_, members)| {
+                let mut index: FxHashMap<&Key<'_>, usize> = FxHashMap::default();
+                let mut local: Vec<Vec<u32>> = Vec::new();
+                for i in members {
+                    let next = local.len();
+                    let c = *index.entry(&endpoint_keys[i as usize]).or_insert(next);
+                    if c == next {
+                        local.push(Vec::new());
+                    }
+                    local[c].push(i);
+                }
+                local
+            })
+            .collect();
+        groups.par_sort_unstable_by_key(|members| members[0]);
+        let mut class_of = vec![0u32; cluster.endpoints.len()];
+        let classes: Vec<EndpointClass> = groups
+            .into_iter()
+            .enumerate()
+            .map(|(id, members)| {
+                for &m in &members {
+                    class_of[m as usize] = id as u32;
+                }
+                let first = members[0] as usize;
+                let key = &endpoint_keys[first];
+                EndpointClass {
+                    namespace: cluster.endpoints[first].namespace.clone(),
+                    labels: key.labels.clone(),
+                    named_ports: key
+                        .named_ports
+                        .iter()
+                        .map(|&(name, protocol, port)| NamedPort {
+                            name: name.to_string(),
+                            protocol,
+                            port,
+                        })
+                        .collect(),
+                    address: key.address.clone(),
+                    host_network: key.host_network,
+                    node: key.node.map(str::to_string),
+                    service_account: key.service_account.map(str::to_string),
+                    members,
+                }
+            })
+            .collect();
         Classes { classes, class_of }
     }
 }

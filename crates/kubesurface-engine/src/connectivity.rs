@@ -325,17 +325,7 @@ pub fn for_each_connection_with_ids(
             .collect();
         needed.sort_unstable();
         needed.dedup();
-        let computed: Vec<Vec<(u32, VerdictId)>> = matrix
-            .rows(&needed)
-            .into_par_iter()
-            .map(|row| {
-                row.into_iter()
-                    .enumerate()
-                    .filter(|&(_, id)| id != EMPTY)
-                    .map(|(d, id)| (d as u32, id))
-                    .collect()
-            })
-            .collect();
+        let computed = matrix.rows(&needed);
         for (s, row) in needed.into_iter().zip(computed) {
             cached += row.len();
             rows[s as usize] = Some(row);

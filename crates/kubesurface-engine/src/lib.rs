@@ -14,6 +14,7 @@ mod engine;
 pub mod explain;
 mod explain_tiered;
 pub mod matrix;
+mod partition;
 pub mod portset;
 pub mod selector;
 mod settings;

@@ -13,11 +13,14 @@
 
 use std::collections::HashMap;
 
+use fixedbitset::FixedBitSet;
 use kubesurface_model::{Action, Protocol};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use crate::compile::{Direction, RulePorts};
 use crate::engine::{Engine, PeerId};
+use crate::partition::{Partition, distinct_sets};
 use crate::portset::{MAX_PORT, PortSet};
 use crate::tiered::Step;
 
@@ -107,8 +110,12 @@ pub struct Matrix<'e, 'c> {
     words: usize,
     /// Per rule: its port mask when it has no named ports.
     rule_masks: Vec<Vec<u64>>,
-    /// Per rule with named ports: named-port signature → resolved mask.
-    named_masks: HashMap<(u32, u32), Vec<u64>>,
+    /// Per rule: its slot among the rules with named ports (`NO_SET` for none).
+    named_slot: Vec<u32>,
+    /// Per (named slot, named-port signature): the resolved mask, `words` each.
+    named_masks: Vec<u64>,
+    /// Number of named-port signatures.
+    named_sigs: usize,
     /// Per peer: its named-port signature (0 = none, and for external peers).
     named_sig: Vec<u32>,
     /// Per peer: source and destination signatures.
@@ -119,13 +126,24 @@ pub struct Matrix<'e, 'c> {
     dst_rep: Vec<PeerId>,
     /// Per ingress rule: the destination signatures it isolates (whose ingress lists hold it).
     ingress_targets: Vec<Vec<u32>>,
-    /// Per egress rule: the destination signatures it admits.
-    egress_targets: Vec<Vec<u32>>,
+    /// Per ingress rule: its mask towards each of its `ingress_targets`, `words` each.
+    ingress_target_masks: Vec<Vec<u64>>,
+    /// Per v1 egress rule: its distinct peer set (`NO_SET` for ingress rules).
+    egress_set_of: Vec<u32>,
+    /// Per distinct egress peer set: the destination signatures it admits.
+    egress_set_targets: Vec<Vec<u32>>,
     /// Per source signature: the ingress rules that admit it.
     src_in_members: Vec<Vec<u32>>,
     /// Per destination signature: its ingress side is open (external, hostNetwork, or not
     /// isolated).
-    dst_open: Vec<bool>,
+    open: Vec<bool>,
+    /// The open destination signatures, ascending.
+    open_dsts: Vec<u32>,
+    /// Some destination signature has a dialect ingress plan.
+    any_dst_plan: bool,
+    /// The ingress side of a row before any rule: `FULL` towards open destination
+    /// signatures (external, hostNetwork, or not isolated), `EMPTY` elsewhere.
+    open_row: Vec<u64>,
     /// Per dialect rule: its port mask when it has no named ports.
     tiered_masks: Vec<Vec<u64>>,
     /// Per dialect rule with named ports: named-port signature → resolved mask.
@@ -136,7 +154,35 @@ pub struct Matrix<'e, 'c> {
     src_plan: Vec<Option<u32>>,
     /// Distinct verdicts, `EMPTY` and `FULL` first.
     table: Vec<Vec<u64>>,
-    index: HashMap<Vec<u64>, VerdictId>,
+    index: FxHashMap<Vec<u64>, VerdictId>,
+}
+
+/// Marks a rule of the other direction in a per-rule set index.
+const NO_SET: u32 = u32::MAX;
+
+/// The distinct peer sets of the rules of one direction, v1 rules then dialect rules, and
+/// per v1 rule the index of its set (`NO_SET` for the other direction).
+fn rule_sets<'a>(engine: &'a Engine<'_>, direction: Direction) -> (Vec<&'a FixedBitSet>, Vec<u32>) {
+    let v1 = engine.rules.iter().filter(|r| r.direction == direction);
+    let dialect = engine
+        .tiered
+        .rules
+        .iter()
+        .filter(|r| r.direction == direction);
+    let (sets, of) = distinct_sets(v1.map(|r| &r.peers).chain(dialect.map(|r| &r.peers)));
+    let mut of = of.into_iter();
+    let v1_of = engine
+        .rules
+        .iter()
+        .map(|r| {
+            if r.direction == direction {
+                of.next().unwrap_or(NO_SET)
+            } else {
+                NO_SET
+            }
+        })
+        .collect();
+    (sets, v1_of)
 }
 
 /// Port boundaries of a rule's ports.
@@ -206,13 +252,45 @@ impl<'e, 'c> Matrix<'e, 'c> {
             .iter()
             .map(|r| atoms.mask_of(&r.ports.resolve(None)))
             .collect();
-        let mut named_masks = HashMap::new();
+        // A named port is an atom of its own, so a rule's mask towards a named-port
+        // signature is its numeric mask plus the bits of the ports its names resolve to.
+        // Rules with equal ports share a slot (few distinct port specs, so the table
+        // stays in cache while rows are scattered).
+        let mut named_slot = vec![NO_SET; engine.rules.len()];
+        type PortsKey<'a> = (&'a [u64], &'a [(Protocol, String)]);
+        let mut slot_index: FxHashMap<PortsKey<'_>, u32> = FxHashMap::default();
+        let mut slot_rules: Vec<u32> = Vec::new();
         for &r in &named_rules {
-            for (sig, ports) in sig_ports.iter().enumerate() {
-                let set = engine.rules[r as usize].ports.resolve(Some(ports));
-                named_masks.insert((r, sig as u32), atoms.mask_of(&set));
-            }
+            let key = (
+                rule_masks[r as usize].as_slice(),
+                engine.rules[r as usize].ports.named.as_slice(),
+            );
+            let next = slot_rules.len() as u32;
+            named_slot[r as usize] = *slot_index.entry(key).or_insert_with(|| {
+                slot_rules.push(r);
+                next
+            });
         }
+        let named_masks: Vec<u64> = slot_rules
+            .par_iter()
+            .flat_map_iter(|&r| {
+                let rule = &engine.rules[r as usize];
+                let numeric = &rule_masks[r as usize];
+                let atoms = &atoms;
+                sig_ports.iter().flat_map(move |ports| {
+                    let mut mask = numeric.clone();
+                    for (protocol, name) in &rule.ports.named {
+                        for np in ports
+                            .iter()
+                            .filter(|n| &n.name == name && n.protocol == *protocol)
+                        {
+                            atoms.set_range(&mut mask, *protocol, np.port, np.port);
+                        }
+                    }
+                    mask
+                })
+            })
+            .collect();
 
         let tiered_masks: Vec<Vec<u64>> = tiered
             .rules
@@ -226,122 +304,83 @@ impl<'e, 'c> Matrix<'e, 'c> {
                 tiered_named_masks.insert((r, sig as u32), atoms.mask_of(&set));
             }
         }
-        // Which dialect rules admit each peer.
-        let mut t_in_members: Vec<Vec<u32>> = vec![Vec::new(); peers];
-        let mut t_eg_members: Vec<Vec<u32>> = vec![Vec::new(); peers];
-        for (r, rule) in tiered.rules.iter().enumerate() {
-            let members = match rule.direction {
-                Direction::Ingress => &mut t_in_members,
-                Direction::Egress => &mut t_eg_members,
-            };
-            for p in rule.peers.ones() {
-                members[p].push(r as u32);
-            }
-        }
-
-        // Which rules admit each peer.
-        let mut in_members: Vec<Vec<u32>> = vec![Vec::new(); peers];
-        let mut eg_members: Vec<Vec<u32>> = vec![Vec::new(); peers];
-        for (r, rule) in engine.rules.iter().enumerate() {
-            let members = match rule.direction {
-                Direction::Ingress => &mut in_members,
-                Direction::Egress => &mut eg_members,
-            };
-            for p in rule.peers.ones() {
-                members[p].push(r as u32);
-            }
-        }
-
+        // Signatures: a source's row depends on its own egress side and on which ingress
+        // rules (v1 or dialect) admit it; a destination's column on its ingress side, its
+        // named ports and which egress rules admit it. Peers are first grouped by their
+        // own side, then the groups are split by every distinct peer set of the rules.
         let class_count = classes.len();
-        type SrcKey<'a> = (
-            bool,
-            bool,
-            Option<&'a [u32]>,
-            &'a [u32],
-            Option<u32>,
-            &'a [u32],
-        );
-        type DstKey<'a> = (
-            bool,
-            bool,
-            Option<&'a [u32]>,
-            u32,
-            &'a [u32],
-            Option<u32>,
-            &'a [u32],
-        );
-        let mut src_index: HashMap<SrcKey<'_>, u32> = HashMap::new();
-        let mut dst_index: HashMap<DstKey<'_>, u32> = HashMap::new();
-        let (mut src_sig, mut dst_sig) = (vec![0u32; peers], vec![0u32; peers]);
-        let (mut src_rep, mut dst_rep) = (Vec::new(), Vec::new());
-        for p in 0..peers {
-            let ext = p >= class_count;
-            let host = !ext && classes[p].host_network;
-            let egress = if ext || host {
+        let own = |p: usize| p >= class_count || classes[p].host_network;
+        let (in_sets, in_set_of) = rule_sets(engine, Direction::Ingress);
+        let (eg_sets, eg_set_of) = rule_sets(engine, Direction::Egress);
+        let mut src = Partition::by_key((0..peers).map(|p| {
+            let egress = if own(p) {
                 None
             } else {
                 engine.egress[p].as_deref()
             };
-            let ingress = if ext || host {
+            (p >= class_count, own(p), egress, tiered.egress[p])
+        }));
+        for set in &in_sets {
+            src.refine(set);
+        }
+        let (src_sig, src_rep) = src.numbered();
+        let mut dst = Partition::by_key((0..peers).map(|p| {
+            let ingress = if own(p) {
                 None
             } else {
                 engine.ingress[p].as_deref()
             };
-            let sk: SrcKey<'_> = (
-                ext,
-                host,
-                egress,
-                &in_members[p],
-                tiered.egress[p],
-                &t_in_members[p],
-            );
-            let next = src_rep.len() as u32;
-            src_sig[p] = *src_index.entry(sk).or_insert_with(|| {
-                src_rep.push(p as PeerId);
-                next
-            });
-            let dk: DstKey<'_> = (
-                ext,
-                host,
+            (
+                p >= class_count,
+                own(p),
                 ingress,
                 named_sig[p],
-                &eg_members[p],
                 tiered.ingress[p],
-                &t_eg_members[p],
-            );
-            let next = dst_rep.len() as u32;
-            dst_sig[p] = *dst_index.entry(dk).or_insert_with(|| {
-                dst_rep.push(p as PeerId);
-                next
-            });
+            )
+        }));
+        for set in &eg_sets {
+            dst.refine(set);
         }
-        drop(src_index);
-        drop(dst_index);
+        let (dst_sig, dst_rep) = dst.numbered();
+
+        // Per distinct set: the signatures whose representatives it holds (ascending, as
+        // representatives ascend with their signature).
+        let reps_in = |sets: &[&FixedBitSet], rep: &[u32], sig: &[u32]| -> Vec<Vec<u32>> {
+            sets.par_iter()
+                .map(|set| {
+                    set.ones()
+                        .filter(|&p| rep[sig[p] as usize] as usize == p)
+                        .map(|p| sig[p])
+                        .collect()
+                })
+                .collect()
+        };
+        let src_sigs_in = reps_in(&in_sets, &src_rep, &src_sig);
+        let egress_set_targets = reps_in(&eg_sets, &dst_rep, &dst_sig);
+        let mut src_in_members: Vec<Vec<u32>> = vec![Vec::new(); src_rep.len()];
+        for (r, &set) in in_set_of.iter().enumerate() {
+            if set != NO_SET {
+                for &ss in &src_sigs_in[set as usize] {
+                    src_in_members[ss as usize].push(r as u32);
+                }
+            }
+        }
 
         let rules = engine.rules.len();
         let mut ingress_targets: Vec<Vec<u32>> = vec![Vec::new(); rules];
-        let mut egress_targets: Vec<Vec<u32>> = vec![Vec::new(); rules];
         let mut dst_open = Vec::with_capacity(dst_rep.len());
         for (ds, &p) in dst_rep.iter().enumerate() {
             let p = p as usize;
-            let ext = p >= class_count;
-            let open = ext || classes[p].host_network || engine.ingress[p].is_none();
+            let open = own(p) || engine.ingress[p].is_none();
             dst_open.push(open);
             if !open {
                 for &r in engine.ingress[p].as_deref().unwrap_or_default() {
                     ingress_targets[r as usize].push(ds as u32);
                 }
             }
-            for &r in &eg_members[p] {
-                egress_targets[r as usize].push(ds as u32);
-            }
         }
-        let src_in_members: Vec<Vec<u32>> = src_rep
-            .iter()
-            .map(|&p| in_members[p as usize].clone())
-            .collect();
 
-        let dst_plan = dst_rep
+        let dst_plan: Vec<Option<u32>> = dst_rep
             .iter()
             .map(|&p| tiered.ingress[p as usize])
             .collect();
@@ -351,29 +390,56 @@ impl<'e, 'c> Matrix<'e, 'c> {
             atoms.set_range(&mut full, p, 1, MAX_PORT);
         }
         let empty = vec![0u64; words];
-        let index = HashMap::from([(empty.clone(), EMPTY), (full.clone(), FULL)]);
-        Matrix {
+        let open_row = dst_open
+            .iter()
+            .flat_map(|&open| if open { &full } else { &empty })
+            .copied()
+            .collect();
+        let index = FxHashMap::from_iter([(empty.clone(), EMPTY), (full.clone(), FULL)]);
+        let mut matrix = Matrix {
             engine,
             atoms,
             words,
             rule_masks,
+            named_slot,
             named_masks,
+            named_sigs: sig_ports.len(),
             named_sig,
             src_sig,
             dst_sig,
             src_rep,
             dst_rep,
             ingress_targets,
-            egress_targets,
+            ingress_target_masks: Vec::new(),
+            egress_set_of: eg_set_of,
+            egress_set_targets,
             src_in_members,
-            dst_open,
+            open_row,
+            open_dsts: (0..dst_open.len() as u32)
+                .filter(|&d| dst_open[d as usize])
+                .collect(),
+            any_dst_plan: dst_plan.iter().any(Option::is_some),
+            open: dst_open,
+            dst_plan,
             tiered_masks,
             tiered_named_masks,
-            dst_plan,
             src_plan,
             table: vec![empty, full],
             index,
-        }
+        };
+        let target_masks = (0..rules as u32)
+            .into_par_iter()
+            .map(|r| {
+                let targets = &matrix.ingress_targets[r as usize];
+                targets
+                    .iter()
+                    .flat_map(|&ds| matrix.rule_mask(r, matrix.dst_rep[ds as usize]))
+                    .copied()
+                    .collect()
+            })
+            .collect();
+        matrix.ingress_target_masks = target_masks;
+        matrix
     }
 
     /// Number of source and destination signatures.
@@ -392,11 +458,97 @@ impl<'e, 'c> Matrix<'e, 'c> {
     }
 
     fn rule_mask(&self, rule: u32, dst: PeerId) -> &[u64] {
-        if self.engine.rules[rule as usize].ports.named.is_empty() {
-            &self.rule_masks[rule as usize]
-        } else {
-            &self.named_masks[&(rule, self.named_sig[dst as usize])]
+        match self.named_slot[rule as usize] {
+            NO_SET => &self.rule_masks[rule as usize],
+            slot => {
+                let at = (slot as usize * self.named_sigs + self.named_sig[dst as usize] as usize)
+                    * self.words;
+                &self.named_masks[at..at + self.words]
+            }
         }
+    }
+
+    /// One row without dialect plans, as `emit(destination signature, mask)` for the
+    /// non-empty masks in destination order. Only the destinations the source's rules
+    /// touch are visited (plus the open ones when its egress is not isolated).
+    fn sparse_row(&self, ss: u32, scratch: &mut RowScratch, mut emit: impl FnMut(u32, &[u64])) {
+        let e = self.engine;
+        let words = self.words;
+        let class_count = e.classes.classes.len();
+        let src = self.src_rep[ss as usize] as usize;
+        let src_ext = src >= class_count;
+        let RowScratch {
+            ingress,
+            egress,
+            mask,
+            ..
+        } = scratch;
+        for &r in &self.src_in_members[ss as usize] {
+            let masks = self.ingress_target_masks[r as usize].chunks_exact(words);
+            for (&ds, mask) in self.ingress_targets[r as usize].iter().zip(masks) {
+                or_into(ingress.slot(ds, words), mask);
+            }
+        }
+        let full = &self.table[FULL as usize];
+        let own = src_ext || e.classes.classes[src].host_network;
+        match if own { None } else { e.egress[src].as_deref() } {
+            Some(rules) => {
+                for &r in rules {
+                    let set = self.egress_set_of[r as usize];
+                    for &ds in &self.egress_set_targets[set as usize] {
+                        let dst = self.dst_rep[ds as usize];
+                        let m = if dst as usize >= class_count {
+                            &self.rule_masks[r as usize]
+                        } else {
+                            self.rule_mask(r, dst)
+                        };
+                        or_into(egress.slot(ds, words), m);
+                    }
+                }
+                egress.touched.sort_unstable();
+                for &ds in &egress.touched {
+                    let allowed = if self.open[ds as usize] {
+                        full.as_slice()
+                    } else {
+                        ingress.get(ds, words)
+                    };
+                    let mut any = 0;
+                    for ((o, a), b) in mask.iter_mut().zip(allowed).zip(egress.get(ds, words)) {
+                        *o = a & b;
+                        any |= *o;
+                    }
+                    if any != 0 {
+                        emit(ds, mask);
+                    }
+                }
+            }
+            None => {
+                // Open destinations (all of the row) merged with the scattered ones.
+                ingress.touched.sort_unstable();
+                let mut scattered = ingress.touched.iter().peekable();
+                for &ds in &self.open_dsts {
+                    while let Some(&&t) = scattered.peek().filter(|&&&t| t < ds) {
+                        scattered.next();
+                        let m = ingress.get(t, words);
+                        if m.iter().any(|w| *w != 0) {
+                            emit(t, m);
+                        }
+                    }
+                    scattered.next_if(|&&t| t == ds);
+                    if !(src_ext && self.dst_rep[ds as usize] as usize >= class_count) {
+                        emit(ds, full);
+                    }
+                }
+                for &t in scattered {
+                    let m = ingress.get(t, words);
+                    if m.iter().any(|w| *w != 0) {
+                        emit(t, m);
+                    }
+                }
+            }
+        }
+        ingress.clear(words);
+        egress.clear(words);
     }
 
     /// One row: the verdict mask towards every destination signature, scattered from the
@@ -407,15 +559,7 @@ impl<'e, 'c> Matrix<'e, 'c> {
         let class_count = e.classes.classes.len();
         let src = self.src_rep[ss as usize] as usize;
         let src_ext = src >= class_count;
-        let full = &self.table[FULL as usize];
-        for (ds, open) in self.dst_open.iter().enumerate() {
-            let slot = &mut row[ds * words..(ds + 1) * words];
-            if *open {
-                slot.copy_from_slice(full);
-            } else {
-                slot.fill(0);
-            }
-        }
+        row.copy_from_slice(&self.open_row);
         for &r in &self.src_in_members[ss as usize] {
             for &ds in &self.ingress_targets[r as usize] {
                 let mask = self.rule_mask(r, self.dst_rep[ds as usize]);
@@ -490,7 +634,8 @@ impl<'e, 'c> Matrix<'e, 'c> {
         };
         egress.fill(0);
         for &r in rules {
-            for &ds in &self.egress_targets[r as usize] {
+            let set = self.egress_set_of[r as usize];
+            for &ds in &self.egress_set_targets[set as usize] {
                 let dst = self.dst_rep[ds as usize];
                 let mask = if dst as usize >= class_count {
                     &self.rule_masks[r as usize]
@@ -575,58 +720,50 @@ impl<'e, 'c> Matrix<'e, 'c> {
         or_into(out, undecided);
     }
 
-    /// Rows for these source signatures: for each, the verdict id per destination
-    /// signature. Computed in parallel; new verdicts are interned.
-    pub fn rows(&mut self, src_sigs: &[u32]) -> Vec<Vec<VerdictId>> {
-        let dsts = self.dst_rep.len();
-        let words = self.words;
+    /// Rows for these source signatures: for each, the `(destination signature, verdict)`
+    /// entries whose verdict is not `EMPTY`, by destination. Computed in parallel; new
+    /// verdicts are interned.
+    pub fn rows(&mut self, src_sigs: &[u32]) -> Vec<Vec<(u32, VerdictId)>> {
         let this = &*self;
-        let local: Vec<(Vec<Vec<u64>>, Vec<u32>)> = src_sigs
+        // Per row: the masks it found that the table lacks, and its entries.
+        type LocalRow = (Vec<Vec<u64>>, Vec<(u32, VerdictId)>);
+        let local: Vec<LocalRow> = src_sigs
             .par_iter()
             .map_init(
-                || (vec![0u64; dsts * words], vec![0u64; dsts * words]),
-                |(row, egress), &ss| {
-                    this.row_masks(ss, row, egress);
-                    let full = &this.table[FULL as usize];
-                    let mut seen: HashMap<&[u64], u32> = HashMap::new();
-                    let mut masks: Vec<Vec<u64>> = Vec::new();
-                    let ids = row
-                        .chunks_exact(words)
-                        .map(|m| {
-                            if m.iter().all(|w| *w == 0) {
-                                return EMPTY;
+                || RowScratch::new(this.dst_rep.len(), this.words),
+                |scratch, &ss| {
+                    let mut interner = RowInterner::new(this);
+                    let mut entries = Vec::new();
+                    if self.any_dst_plan || self.src_plan[ss as usize].is_some() {
+                        let words = this.words;
+                        let (row, egress) = scratch.dense();
+                        this.row_masks(ss, row, egress);
+                        for (d, m) in row.chunks_exact(words).enumerate() {
+                            if m.iter().any(|w| *w != 0) {
+                                entries.push((d as u32, interner.id(m)));
                             }
-                            if m == full.as_slice() {
-                                return FULL;
-                            }
-                            if let Some(&id) = this.index.get(m) {
-                                return id;
-                            }
-                            let next = masks.len() as u32;
-                            let id = *seen.entry(m).or_insert_with(|| {
-                                masks.push(m.to_vec());
-                                next
-                            });
-                            id | LOCAL
-                        })
-                        .collect();
-                    (masks, ids)
+                        }
+                    } else {
+                        this.sparse_row(ss, scratch, |d, m| {
+                            entries.push((d, interner.id(m)));
+                        });
+                    }
+                    (interner.masks, entries)
                 },
             )
             .collect();
         local
             .into_iter()
-            .map(|(masks, row)| {
-                let remap: Vec<VerdictId> = masks.into_iter().map(|m| self.intern(m)).collect();
-                row.into_iter()
-                    .map(|id| {
-                        if id & LOCAL != 0 {
-                            remap[(id & !LOCAL) as usize]
-                        } else {
-                            id
+            .map(|(masks, mut row)| {
+                if !masks.is_empty() {
+                    let remap: Vec<VerdictId> = masks.into_iter().map(|m| self.intern(m)).collect();
+                    for (_, id) in &mut row {
+                        if *id & LOCAL != 0 {
+                            *id = remap[(*id & !LOCAL) as usize];
                         }
-                    })
-                    .collect()
+                    }
+                }
+                row
             })
             .collect()
     }
@@ -668,6 +805,11 @@ impl<'e, 'c> Matrix<'e, 'c> {
     }
 }
 
+/// Equal masks, compared inline (they are a word or two; `==` calls `memcmp`).
+fn same(a: &[u64], b: &[u64]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 fn or_into(out: &mut [u64], mask: &[u64]) {
     for (o, m) in out.iter_mut().zip(mask) {
         *o |= m;
@@ -688,6 +830,131 @@ impl Scratch {
             undecided: vec![0; words],
             passed: vec![0; words],
         }
+    }
+}
+
+/// A sparse buffer of masks over destination signatures: slots are zeroed when first
+/// touched and cleared after the row, so a row costs what its rules touch.
+struct SparseMasks {
+    masks: Vec<u64>,
+    marked: Vec<bool>,
+    touched: Vec<u32>,
+}
+
+impl SparseMasks {
+    fn new(dsts: usize, words: usize) -> Self {
+        SparseMasks {
+            masks: vec![0; dsts * words],
+            marked: vec![false; dsts],
+            touched: Vec::new(),
+        }
+    }
+
+    /// The slot of `ds`, touched.
+    fn slot(&mut self, ds: u32, words: usize) -> &mut [u64] {
+        let d = ds as usize;
+        if !self.marked[d] {
+            self.marked[d] = true;
+            self.touched.push(ds);
+        }
+        &mut self.masks[d * words..(d + 1) * words]
+    }
+
+    /// The mask of `ds` (zero when untouched).
+    fn get(&self, ds: u32, words: usize) -> &[u64] {
+        let d = ds as usize;
+        &self.masks[d * words..(d + 1) * words]
+    }
+
+    /// Zeroes the touched slots.
+    fn clear(&mut self, words: usize) {
+        for &ds in &self.touched {
+            let d = ds as usize;
+            self.marked[d] = false;
+            self.masks[d * words..(d + 1) * words].fill(0);
+        }
+        self.touched.clear();
+    }
+}
+
+/// Per-thread buffers for computing rows.
+struct RowScratch {
+    dsts: usize,
+    words: usize,
+    ingress: SparseMasks,
+    egress: SparseMasks,
+    /// One mask.
+    mask: Vec<u64>,
+    /// Dense row and egress buffers for rows with dialect plans (allocated on first use).
+    dense: Option<(Vec<u64>, Vec<u64>)>,
+}
+
+impl RowScratch {
+    fn new(dsts: usize, words: usize) -> Self {
+        RowScratch {
+            dsts,
+            words,
+            ingress: SparseMasks::new(dsts, words),
+            egress: SparseMasks::new(dsts, words),
+            mask: vec![0; words],
+            dense: None,
+        }
+    }
+
+    fn dense(&mut self) -> (&mut [u64], &mut [u64]) {
+        let size = self.dsts * self.words;
+        let (row, egress) = self
+            .dense
+            .get_or_insert_with(|| (vec![0; size], vec![0; size]));
+        (row, egress)
+    }
+}
+
+/// Verdict ids for one row's masks: known verdicts by lookup, new ones numbered locally
+/// (marked `LOCAL`) until the row is merged into the table.
+struct RowInterner<'m> {
+    table: &'m FxHashMap<Vec<u64>, VerdictId>,
+    full: &'m [u64],
+    seen: FxHashMap<Vec<u64>, u32>,
+    masks: Vec<Vec<u64>>,
+    /// The previous mask and its id: neighbouring destinations often share a verdict.
+    last: Vec<u64>,
+    last_id: VerdictId,
+}
+
+impl<'m> RowInterner<'m> {
+    fn new(matrix: &'m Matrix<'_, '_>) -> Self {
+        let full = matrix.table[FULL as usize].as_slice();
+        RowInterner {
+            table: &matrix.index,
+            full,
+            seen: FxHashMap::default(),
+            masks: Vec::new(),
+            last: full.to_vec(),
+            last_id: FULL,
+        }
+    }
+
+    /// The id of a non-empty mask.
+    fn id(&mut self, m: &[u64]) -> VerdictId {
+        if same(m, &self.last) {
+            return self.last_id;
+        }
+        let id = if same(m, self.full) {
+            FULL
+        } else if let Some(&id) = self.table.get(m) {
+            id
+        } else if let Some(&local) = self.seen.get(m) {
+            local | LOCAL
+        } else {
+            let local = self.masks.len() as u32;
+            self.masks.push(m.to_vec());
+            self.seen.insert(m.to_vec(), local);
+            local | LOCAL
+        };
+        self.last.copy_from_slice(m);
+        self.last_id = id;
+        id
     }
 }
 
