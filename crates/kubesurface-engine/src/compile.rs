@@ -6,13 +6,15 @@ use std::collections::BTreeMap;
 
 use fixedbitset::FixedBitSet;
 use kubesurface_model::{
-    Cluster, LabelSelector, NetworkPolicy, Peer, PolicyRule, PortSpec, Protocol,
+    Cluster, IpBlock, LabelSelector, NetworkPolicy, Peer, PolicyRule, PortSpec, Protocol,
 };
 
 use crate::atoms::{IpAtoms, block_atoms_set, block_covers_family};
 use crate::classes::{ClassAddress, EndpointClass, NamedPort};
 use crate::portset::PortSet;
 use crate::selector::matches;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 /// Ingress or egress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -143,8 +145,56 @@ impl PeerUniverse<'_> {
         ns_ok && pod_selector.is_none_or(|s| matches(s, &c.labels))
     }
 
-    /// The bitset of peers a rule's `from`/`to` admits.
-    pub fn rule_peers(&self, policy: &NetworkPolicy, rule: &PolicyRule) -> FixedBitSet {
+    /// The classes of `namespaces` (class ids per namespace) that a pod selector (none:
+    /// every pod) admits.
+    fn pods_peer_set(
+        &self,
+        pod_selector: Option<&LabelSelector>,
+        namespaces: &[&Vec<u32>],
+    ) -> FixedBitSet {
+        let mut set = FixedBitSet::with_capacity(self.len());
+        for &i in namespaces.iter().copied().flatten() {
+            let c = &self.classes[i as usize];
+            if !c.host_network && pod_selector.is_none_or(|s| matches(s, &c.labels)) {
+                set.insert(i as usize);
+            }
+        }
+        set
+    }
+
+    /// The peers an ipBlock admits: external atoms inside it (but for those CIDR peers
+    /// never match), and classes whose addresses are inside it when ipBlocks match pods.
+    fn block_set(&self, block: &IpBlock) -> FixedBitSet {
+        let mut set = FixedBitSet::with_capacity(self.len());
+        let inside = block_atoms_set(self.atoms, block);
+        for (j, atom) in self.external.iter().enumerate() {
+            if inside.contains(*atom as usize) && !self.cidr_excluded.contains(*atom as usize) {
+                set.insert(self.classes.len() + j);
+            }
+        }
+        if self.ipblock_matches_pods {
+            for (i, c) in self.classes.iter().enumerate() {
+                let hit = match &c.address {
+                    ClassAddress::NotMatched => false,
+                    ClassAddress::Unknown => block_covers_family(block),
+                    ClassAddress::Atoms(ids) => ids.iter().any(|a| inside.contains(*a as usize)),
+                };
+                if hit {
+                    set.insert(i);
+                }
+            }
+        }
+        set
+    }
+
+    /// The bitset of peers a rule's `from`/`to` admits; its peers come from `pods`, which
+    /// must have seen the rule's policy.
+    pub fn rule_peers(
+        &self,
+        policy: &NetworkPolicy,
+        rule: &PolicyRule,
+        pods: &PeerSets<'_>,
+    ) -> FixedBitSet {
         let mut set = FixedBitSet::with_capacity(self.len());
         if rule.peers.is_empty() {
             set.insert_range(..);
@@ -156,55 +206,128 @@ impl PeerUniverse<'_> {
                     pod_selector,
                     namespace_selector,
                 } => {
-                    let namespaces: Vec<&Vec<u32>> = match namespace_selector {
-                        None => self
-                            .by_namespace
-                            .get(&policy.namespace)
-                            .into_iter()
-                            .collect(),
-                        Some(s) => self
-                            .by_namespace
-                            .iter()
-                            .filter(|(ns, _)| self.namespace_matches(s, ns))
-                            .map(|(_, ids)| ids)
-                            .collect(),
-                    };
-                    for &i in namespaces.into_iter().flatten() {
-                        let c = &self.classes[i as usize];
-                        if !c.host_network
-                            && pod_selector.as_ref().is_none_or(|s| matches(s, &c.labels))
-                        {
-                            set.insert(i as usize);
-                        }
-                    }
+                    let key = PeerSets::key(policy, pod_selector, namespace_selector);
+                    set.union_with(&pods.sets[pods.index[&key] as usize]);
                 }
                 Peer::IpBlock(block) => {
-                    let inside = block_atoms_set(self.atoms, block);
-                    for (j, atom) in self.external.iter().enumerate() {
-                        if inside.contains(*atom as usize)
-                            && !self.cidr_excluded.contains(*atom as usize)
-                        {
-                            set.insert(self.classes.len() + j);
-                        }
-                    }
-                    if self.ipblock_matches_pods {
-                        for (i, c) in self.classes.iter().enumerate() {
-                            let hit = match &c.address {
-                                ClassAddress::NotMatched => false,
-                                ClassAddress::Unknown => block_covers_family(block),
-                                ClassAddress::Atoms(ids) => {
-                                    ids.iter().any(|a| inside.contains(*a as usize))
-                                }
-                            };
-                            if hit {
-                                set.insert(i);
-                            }
-                        }
-                    }
+                    set.union_with(&pods.blocks[pods.block_index[block] as usize]);
                 }
             }
         }
         set
+    }
+}
+
+/// A pod/namespace selector peer, as far as what it admits goes: the policy's namespace
+/// (only when there is no namespace selector), the pod selector, the namespace selector.
+type PodPeerKey<'p> = (
+    Option<&'p str>,
+    Option<&'p LabelSelector>,
+    Option<&'p LabelSelector>,
+);
+
+/// What each distinct peer of the policies admits, computed once: policies repeat their
+/// peers (from the ingress namespace, from monitoring, from the same app, the same
+/// ipBlock), and a namespace selector is matched against the namespaces once.
+pub struct PeerSets<'p> {
+    index: FxHashMap<PodPeerKey<'p>, u32>,
+    sets: Vec<FixedBitSet>,
+    block_index: FxHashMap<&'p IpBlock, u32>,
+    blocks: Vec<FixedBitSet>,
+}
+
+impl<'p> PeerSets<'p> {
+    fn key(
+        policy: &'p NetworkPolicy,
+        pod_selector: &'p Option<LabelSelector>,
+        namespace_selector: &'p Option<LabelSelector>,
+    ) -> PodPeerKey<'p> {
+        (
+            namespace_selector
+                .is_none()
+                .then_some(policy.namespace.as_str()),
+            pod_selector.as_ref(),
+            namespace_selector.as_ref(),
+        )
+    }
+
+    /// Evaluates every peer of `policies` over `universe`.
+    pub fn new(universe: &PeerUniverse<'_>, policies: &'p [NetworkPolicy]) -> Self {
+        let mut index: FxHashMap<PodPeerKey<'p>, u32> = FxHashMap::default();
+        let mut keys: Vec<PodPeerKey<'p>> = Vec::new();
+        let mut ns_index: FxHashMap<&'p LabelSelector, usize> = FxHashMap::default();
+        let mut ns_selectors: Vec<&'p LabelSelector> = Vec::new();
+        let mut block_index: FxHashMap<&'p IpBlock, u32> = FxHashMap::default();
+        let mut block_list: Vec<&'p IpBlock> = Vec::new();
+        for policy in policies {
+            for rule in policy.ingress.iter().chain(&policy.egress) {
+                for peer in &rule.peers {
+                    let (pod_selector, namespace_selector) = match peer {
+                        Peer::Pods {
+                            pod_selector,
+                            namespace_selector,
+                        } => (pod_selector, namespace_selector),
+                        Peer::IpBlock(block) => {
+                            block_index.entry(block).or_insert_with(|| {
+                                block_list.push(block);
+                                (block_list.len() - 1) as u32
+                            });
+                            continue;
+                        }
+                    };
+                    let key = Self::key(policy, pod_selector, namespace_selector);
+                    index.entry(key).or_insert_with(|| {
+                        keys.push(key);
+                        (keys.len() - 1) as u32
+                    });
+                    if let Some(s) = namespace_selector {
+                        ns_index.entry(s).or_insert_with(|| {
+                            ns_selectors.push(s);
+                            ns_selectors.len() - 1
+                        });
+                    }
+                }
+            }
+        }
+        let ns_classes: Vec<Vec<&Vec<u32>>> = ns_selectors
+            .par_iter()
+            .map(|s| {
+                universe
+                    .by_namespace
+                    .iter()
+                    .filter(|(ns, _)| universe.namespace_matches(s, ns))
+                    .map(|(_, ids)| ids)
+                    .collect()
+            })
+            .collect();
+        let sets = keys
+            .par_iter()
+            .map(|&(policy_ns, pod_selector, namespace_selector)| {
+                let own;
+                let namespaces: &[&Vec<u32>] = match namespace_selector {
+                    Some(s) => &ns_classes[ns_index[s]],
+                    None => {
+                        own = universe
+                            .by_namespace
+                            .get(policy_ns.unwrap_or_default())
+                            .into_iter()
+                            .collect::<Vec<_>>();
+                        &own
+                    }
+                };
+                universe.pods_peer_set(pod_selector, namespaces)
+            })
+            .collect();
+        let blocks = block_list
+            .par_iter()
+            .map(|b| universe.block_set(b))
+            .collect();
+        PeerSets {
+            index,
+            sets,
+            block_index,
+            blocks,
+        }
     }
 }
 

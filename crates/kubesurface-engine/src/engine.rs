@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::atoms::{Family, IpAtoms};
 use crate::classes::{ClassKeys, Classes, EndpointClass};
-use crate::compile::{CompiledRule, Direction, PeerUniverse, RulePorts, selects};
+use crate::compile::{CompiledRule, Direction, PeerSets, PeerUniverse, RulePorts, selects};
 use crate::portset::PortSet;
 use crate::settings::Settings;
 use crate::tiered::{Step, Tiered};
@@ -106,6 +106,7 @@ impl<'c> Engine<'c> {
             ipblock_matches_pods: settings.ipblock_matches_pods,
             cidr_excluded: &cidr_excluded,
         };
+        let peer_sets = PeerSets::new(&universe, &cluster.policies);
         // Each policy compiles independently (in parallel); merging keeps policy order.
         let compiled: Vec<(Vec<usize>, Vec<CompiledRule>)> = cluster
             .policies
@@ -132,7 +133,7 @@ impl<'c> Engine<'c> {
                             policy: pi as u32,
                             direction,
                             index: ri as u32,
-                            peers: universe.rule_peers(policy, rule),
+                            peers: universe.rule_peers(policy, rule, &peer_sets),
                             ports: RulePorts::new(rule),
                         });
                     }
