@@ -5,7 +5,7 @@
 //! node-origin rule. Output rows are produced a chunk of sources at a time, so the pod-level
 //! matrix of a large cluster is never held in memory.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use rayon::prelude::*;
 
@@ -221,38 +221,49 @@ pub fn for_each_connection_with_ids(
     let cluster = engine.cluster;
     let class_count = engine.classes.classes.len();
 
-    let mut by_name: BTreeMap<String, (Vec<usize>, Vec<PeerId>)> = BTreeMap::new();
-    for (i, e) in cluster.endpoints.iter().enumerate() {
-        let name = match granularity {
-            Granularity::Pod => e.display_name(),
-            Granularity::Workload => e.workload_name(),
-            Granularity::Namespace => e.namespace.clone(),
-        };
-        let entry = by_name.entry(name).or_default();
-        entry.0.push(i);
-        entry.1.push(engine.classes.class_of[i]);
-    }
-    for j in 0..engine.external.len() {
-        let peer = (class_count + j) as PeerId;
-        by_name
-            .entry(engine.external_name(peer))
-            .or_default()
-            .1
-            .push(peer);
-    }
-    let mut group_of_endpoint = vec![0u32; cluster.endpoints.len()];
-    let groups: Vec<Group> = by_name
-        .into_iter()
+    // Every endpoint and external peer by name (endpoints `0..n`, external peer `j` as
+    // `n + j`), sorted in parallel; runs of one name are a group.
+    let endpoints = cluster.endpoints.len();
+    let mut named: Vec<(String, usize)> = cluster
+        .endpoints
+        .par_iter()
         .enumerate()
-        .map(|(g, (name, (members, mut peers)))| {
-            for m in members {
-                group_of_endpoint[m] = g as u32;
-            }
-            peers.sort_unstable();
-            peers.dedup();
-            Group { name, peers }
+        .map(|(i, e)| {
+            let name = match granularity {
+                Granularity::Pod => e.display_name(),
+                Granularity::Workload => e.workload_name(),
+                Granularity::Namespace => e.namespace.clone(),
+            };
+            (name, i)
         })
         .collect();
+    for j in 0..engine.external.len() {
+        let peer = (class_count + j) as PeerId;
+        named.push((engine.external_name(peer), endpoints + j));
+    }
+    named.par_sort_unstable();
+    let mut group_of_endpoint = vec![0u32; endpoints];
+    let mut groups: Vec<Group> = Vec::new();
+    for (name, i) in named {
+        if groups.last().is_none_or(|g| g.name != name) {
+            groups.push(Group {
+                name,
+                peers: Vec::new(),
+            });
+        }
+        let g = groups.len() - 1;
+        let peer = if i < endpoints {
+            group_of_endpoint[i] = g as u32;
+            engine.classes.class_of[i]
+        } else {
+            (class_count + i - endpoints) as PeerId
+        };
+        groups[g].peers.push(peer);
+    }
+    groups.par_iter_mut().for_each(|g| {
+        g.peers.sort_unstable();
+        g.peers.dedup();
+    });
     // Destination signatures per group (one for almost every group).
     let dst_sigs: Vec<Vec<u32>> = groups
         .iter()
