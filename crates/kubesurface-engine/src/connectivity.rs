@@ -319,15 +319,24 @@ pub fn for_each_connection_with_ids(
         }
     }
 
-    let mut portsets: Vec<Option<PortSet>> = Vec::new();
-    let mut allowed_pairs = 0;
-    let mut rows: Vec<Option<Vec<(u32, VerdictId)>>> = vec![None; src_count];
-    let mut cached = 0usize;
-    let mut memo = UnionMemo::new();
-    for chunk in (0..groups.len()).collect::<Vec<_>>().chunks(CHUNK) {
-        if cached > ROW_CACHE_ENTRIES {
+    // One chunk of source groups at a time: its verdicts are computed (in parallel) while
+    // the previous chunk is emitted on this thread.
+    let mut state = ChunkState {
+        rows: vec![None; src_count],
+        cached: 0,
+        memo: UnionMemo::new(),
+        has_portset: Vec::new(),
+    };
+    let mut compute = |chunk: &[usize]| -> ChunkPairs {
+        let ChunkState {
+            rows,
+            cached,
+            memo,
+            has_portset,
+        } = &mut state;
+        if *cached > ROW_CACHE_ENTRIES {
             rows.iter_mut().for_each(|r| *r = None);
-            cached = 0;
+            *cached = 0;
         }
         let mut needed: Vec<u32> = chunk
             .iter()
@@ -338,7 +347,7 @@ pub fn for_each_connection_with_ids(
         needed.dedup();
         let computed = matrix.rows(&needed);
         for (s, row) in needed.into_iter().zip(computed) {
-            cached += row.len();
+            *cached += row.len();
             rows[s as usize] = Some(row);
         }
         memo.grow(matrix.distinct());
@@ -352,7 +361,7 @@ pub fn for_each_connection_with_ids(
                     for &s in &src_sigs[gs] {
                         for &(d, id) in rows[s as usize].as_deref().unwrap_or_default() {
                             for &gd in &groups_of_dst[d as usize] {
-                                acc.add(gd, id, &memo);
+                                acc.add(gd, id, memo);
                             }
                         }
                     }
@@ -363,6 +372,7 @@ pub fn for_each_connection_with_ids(
                 },
             )
             .collect();
+        let mut out = ChunkPairs::default();
         for (&gs, found) in chunk.iter().zip(scanned) {
             for (gd, id) in found {
                 let id = if id == UNION {
@@ -380,25 +390,92 @@ pub fn for_each_connection_with_ids(
                 if id == EMPTY {
                     continue;
                 }
-                allowed_pairs += 1;
                 let idx = id as usize;
-                if portsets.len() <= idx {
-                    portsets.resize(idx + 1, None);
+                if has_portset.len() <= idx {
+                    has_portset.resize(idx + 1, false);
                 }
-                let allowed = portsets[idx].get_or_insert_with(|| matrix.portset(id));
-                emit(&groups[gs].name, &groups[gd as usize].name, id, allowed);
+                if !has_portset[idx] {
+                    has_portset[idx] = true;
+                    out.portsets.push((id, matrix.portset(id)));
+                }
+                out.pairs.push((gs as u32, gd, id));
             }
         }
+        out.stats = (matrix.distinct(), matrix.signatures());
+        out
+    };
+
+    let mut portsets: Vec<Option<PortSet>> = Vec::new();
+    let mut allowed_pairs = 0;
+    let chunks: Vec<Vec<usize>> = (0..groups.len())
+        .collect::<Vec<_>>()
+        .chunks(CHUNK)
+        .map(<[usize]>::to_vec)
+        .collect();
+    let mut pending = compute(chunks.first().map_or(&[][..], Vec::as_slice));
+    let mut figures = pending.stats;
+    for k in 0..chunks.len() {
+        let current = std::mem::take(&mut pending);
+        for (id, set) in current.portsets {
+            let idx = id as usize;
+            if portsets.len() <= idx {
+                portsets.resize(idx + 1, None);
+            }
+            portsets[idx] = Some(set);
+        }
+        let mut emit_all = |pairs: &[(u32, u32, VerdictId)]| {
+            for &(gs, gd, id) in pairs {
+                allowed_pairs += 1;
+                let allowed = portsets[id as usize].as_ref().expect("portset computed");
+                emit(
+                    &groups[gs as usize].name,
+                    &groups[gd as usize].name,
+                    id,
+                    allowed,
+                );
+            }
+        };
+        match chunks.get(k + 1) {
+            Some(next) => std::thread::scope(|scope| {
+                let worker = scope.spawn(|| compute(next));
+                emit_all(&current.pairs);
+                pending = worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                figures = pending.stats;
+            }),
+            None => emit_all(&current.pairs),
+        }
     }
-    let (src_sigs, dst_sigs) = matrix.signatures();
+    let (distinct_verdicts, (src_sigs, dst_sigs)) = figures;
     Stats {
         classes: class_count,
         external_peers: engine.external.len(),
-        distinct_verdicts: matrix.distinct(),
+        distinct_verdicts,
         allowed_pairs,
         source_signatures: src_sigs,
         destination_signatures: dst_sigs,
     }
+}
+
+/// What computing chunks carries from one chunk to the next.
+struct ChunkState {
+    /// Sparse rows per source signature, kept while the cache allows.
+    rows: Vec<Option<Vec<(u32, VerdictId)>>>,
+    /// Entries held in `rows`.
+    cached: usize,
+    memo: UnionMemo,
+    /// Verdict ids whose port sets have been handed out.
+    has_portset: Vec<bool>,
+}
+
+/// One chunk's result: `(source group, destination group, verdict)` in output order, the
+/// port sets of verdicts first seen in it, and the matrix figures after it.
+#[derive(Default)]
+struct ChunkPairs {
+    pairs: Vec<(u32, u32, VerdictId)>,
+    portsets: Vec<(VerdictId, PortSet)>,
+    stats: (usize, (usize, usize)),
 }
 
 #[cfg(test)]

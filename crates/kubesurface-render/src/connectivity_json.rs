@@ -39,7 +39,11 @@ pub fn allowed_json(allowed: &PortSet) -> String {
 /// Appends a JSON string literal; names that need no escaping (every Kubernetes name) are
 /// copied as they are.
 fn push_string(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // Without an early exit the check vectorizes.
+    let plain = s
+        .bytes()
+        .fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if plain {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
