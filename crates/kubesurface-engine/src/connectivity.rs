@@ -5,9 +5,8 @@
 //! node-origin rule. Output rows are produced a chunk of sources at a time, so the pod-level
 //! matrix of a large cluster is never held in memory.
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use crate::engine::{Engine, PeerId};
 use crate::matrix::{EMPTY, FULL, Matrix, VerdictId};
@@ -221,44 +220,73 @@ pub fn for_each_connection_with_ids(
     let cluster = engine.cluster;
     let class_count = engine.classes.classes.len();
 
-    // Every endpoint and external peer by name (endpoints `0..n`, external peer `j` as
-    // `n + j`), sorted in parallel; runs of one name are a group.
+    // Every endpoint and external peer by name, sorted; runs of one name are a group.
+    // Workload and namespace names are made once per distinct (namespace, workload).
     let endpoints = cluster.endpoints.len();
-    let mut named: Vec<(String, usize)> = cluster
-        .endpoints
-        .par_iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let name = match granularity {
-                Granularity::Pod => e.display_name(),
-                Granularity::Workload => e.workload_name(),
-                Granularity::Namespace => e.namespace.clone(),
-            };
-            (name, i)
-        })
-        .collect();
+    let (mut names, name_of_endpoint): (Vec<String>, Vec<u32>) = match granularity {
+        Granularity::Pod => (
+            cluster
+                .endpoints
+                .par_iter()
+                .map(|e| e.display_name())
+                .collect(),
+            (0..endpoints as u32).collect(),
+        ),
+        Granularity::Workload | Granularity::Namespace => {
+            let mut index: FxHashMap<(&str, &str, &str), u32> = FxHashMap::default();
+            let mut names = Vec::new();
+            let of = cluster
+                .endpoints
+                .iter()
+                .map(|e| {
+                    let key = match granularity {
+                        Granularity::Workload => (
+                            e.namespace.as_str(),
+                            e.workload.name.as_str(),
+                            e.workload.kind.as_str(),
+                        ),
+                        _ => (e.namespace.as_str(), "", ""),
+                    };
+                    *index.entry(key).or_insert_with(|| {
+                        names.push(match granularity {
+                            Granularity::Workload => e.workload_name(),
+                            _ => e.namespace.clone(),
+                        });
+                        (names.len() - 1) as u32
+                    })
+                })
+                .collect();
+            (names, of)
+        }
+    };
+    let first_external = names.len();
     for j in 0..engine.external.len() {
-        let peer = (class_count + j) as PeerId;
-        named.push((engine.external_name(peer), endpoints + j));
+        names.push(engine.external_name((class_count + j) as PeerId));
     }
-    named.par_sort_unstable();
-    let mut group_of_endpoint = vec![0u32; endpoints];
+    let mut order: Vec<u32> = (0..names.len() as u32).collect();
+    order.par_sort_unstable_by(|&a, &b| names[a as usize].cmp(&names[b as usize]).then(a.cmp(&b)));
+    let mut group_of_name = vec![0u32; names.len()];
     let mut groups: Vec<Group> = Vec::new();
-    for (name, i) in named {
+    for &n in &order {
+        let name = std::mem::take(&mut names[n as usize]);
         if groups.last().is_none_or(|g| g.name != name) {
             groups.push(Group {
                 name,
                 peers: Vec::new(),
             });
         }
-        let g = groups.len() - 1;
-        let peer = if i < endpoints {
-            group_of_endpoint[i] = g as u32;
-            engine.classes.class_of[i]
-        } else {
-            (class_count + i - endpoints) as PeerId
-        };
-        groups[g].peers.push(peer);
+        group_of_name[n as usize] = (groups.len() - 1) as u32;
+    }
+    let group_of_endpoint: Vec<u32> = name_of_endpoint
+        .iter()
+        .map(|&n| group_of_name[n as usize])
+        .collect();
+    for (i, &g) in group_of_endpoint.iter().enumerate() {
+        groups[g as usize].peers.push(engine.classes.class_of[i]);
+    }
+    for j in 0..engine.external.len() {
+        let g = group_of_name[first_external + j];
+        groups[g as usize].peers.push((class_count + j) as PeerId);
     }
     groups.par_iter_mut().for_each(|g| {
         g.peers.sort_unstable();
@@ -276,23 +304,33 @@ pub fn for_each_connection_with_ids(
         .collect();
 
     // Node-origin rule: a hostNetwork endpoint reaches everything on its own node.
-    let mut on_node: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, e) in cluster.endpoints.iter().enumerate() {
-        if let Some(node) = &e.node {
-            on_node.entry(node.as_str()).or_default().push(i);
+    // The groups on each node that has a hostNetwork endpoint (a group reaching itself is
+    // dropped when rows are taken, so the endpoint itself need not be left out).
+    let mut on_node: FxHashMap<&str, Vec<u32>> = cluster
+        .endpoints
+        .iter()
+        .filter(|e| e.host_network)
+        .filter_map(|e| e.node.as_deref())
+        .map(|node| (node, Vec::new()))
+        .collect();
+    if !on_node.is_empty() {
+        for (e, &g) in cluster.endpoints.iter().zip(&group_of_endpoint) {
+            if let Some(list) = e.node.as_deref().and_then(|n| on_node.get_mut(n)) {
+                list.push(g);
+            }
+        }
+        for list in on_node.values_mut() {
+            list.sort_unstable();
+            list.dedup();
         }
     }
     let mut node_origin: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
-    for (i, e) in cluster.endpoints.iter().enumerate() {
+    for (e, &g) in cluster.endpoints.iter().zip(&group_of_endpoint) {
         if !e.host_network {
             continue;
         }
         let Some(node) = &e.node else { continue };
-        for &j in &on_node[node.as_str()] {
-            if i != j {
-                node_origin[group_of_endpoint[i] as usize].push(group_of_endpoint[j]);
-            }
-        }
+        node_origin[g as usize].extend(&on_node[node.as_str()]);
     }
     for list in &mut node_origin {
         list.sort_unstable();
