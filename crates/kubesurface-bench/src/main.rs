@@ -56,6 +56,11 @@ struct GenArgs {
     pretty: bool,
 }
 
+/// The allocator kubesurface uses, so the in-process parse baselines (a `Value` parse is
+/// mostly allocation) are measured on the same footing.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
