@@ -216,82 +216,13 @@ pub fn for_each_connection_with_ids(
     granularity: Granularity,
     mut emit: impl FnMut(&str, &str, VerdictId, &PortSet),
 ) -> Stats {
-    let mut matrix = Matrix::new(engine);
-    let cluster = engine.cluster;
+    // The verdict machinery and the output groups do not depend on each other.
+    let (mut matrix, (groups, node_origin)) = rayon::join(
+        || Matrix::new(engine),
+        || output_groups(engine, granularity),
+    );
     let class_count = engine.classes.classes.len();
 
-    // Every endpoint and external peer by name, sorted; runs of one name are a group.
-    // Workload and namespace names are made once per distinct (namespace, workload).
-    let endpoints = cluster.endpoints.len();
-    let (mut names, name_of_endpoint): (Vec<String>, Vec<u32>) = match granularity {
-        Granularity::Pod => (
-            cluster
-                .endpoints
-                .par_iter()
-                .map(|e| e.display_name())
-                .collect(),
-            (0..endpoints as u32).collect(),
-        ),
-        Granularity::Workload | Granularity::Namespace => {
-            let mut index: FxHashMap<(&str, &str, &str), u32> = FxHashMap::default();
-            let mut names = Vec::new();
-            let of = cluster
-                .endpoints
-                .iter()
-                .map(|e| {
-                    let key = match granularity {
-                        Granularity::Workload => (
-                            e.namespace.as_str(),
-                            e.workload.name.as_str(),
-                            e.workload.kind.as_str(),
-                        ),
-                        _ => (e.namespace.as_str(), "", ""),
-                    };
-                    *index.entry(key).or_insert_with(|| {
-                        names.push(match granularity {
-                            Granularity::Workload => e.workload_name(),
-                            _ => e.namespace.clone(),
-                        });
-                        (names.len() - 1) as u32
-                    })
-                })
-                .collect();
-            (names, of)
-        }
-    };
-    let first_external = names.len();
-    for j in 0..engine.external.len() {
-        names.push(engine.external_name((class_count + j) as PeerId));
-    }
-    let mut order: Vec<u32> = (0..names.len() as u32).collect();
-    order.par_sort_unstable_by(|&a, &b| names[a as usize].cmp(&names[b as usize]).then(a.cmp(&b)));
-    let mut group_of_name = vec![0u32; names.len()];
-    let mut groups: Vec<Group> = Vec::new();
-    for &n in &order {
-        let name = std::mem::take(&mut names[n as usize]);
-        if groups.last().is_none_or(|g| g.name != name) {
-            groups.push(Group {
-                name,
-                peers: Vec::new(),
-            });
-        }
-        group_of_name[n as usize] = (groups.len() - 1) as u32;
-    }
-    let group_of_endpoint: Vec<u32> = name_of_endpoint
-        .iter()
-        .map(|&n| group_of_name[n as usize])
-        .collect();
-    for (i, &g) in group_of_endpoint.iter().enumerate() {
-        groups[g as usize].peers.push(engine.classes.class_of[i]);
-    }
-    for j in 0..engine.external.len() {
-        let g = group_of_name[first_external + j];
-        groups[g as usize].peers.push((class_count + j) as PeerId);
-    }
-    groups.par_iter_mut().for_each(|g| {
-        g.peers.sort_unstable();
-        g.peers.dedup();
-    });
     // Destination signatures per group (one for almost every group).
     let dst_sigs: Vec<Vec<u32>> = groups
         .iter()
@@ -302,40 +233,6 @@ pub fn for_each_connection_with_ids(
             s
         })
         .collect();
-
-    // Node-origin rule: a hostNetwork endpoint reaches everything on its own node.
-    // The groups on each node that has a hostNetwork endpoint (a group reaching itself is
-    // dropped when rows are taken, so the endpoint itself need not be left out).
-    let mut on_node: FxHashMap<&str, Vec<u32>> = cluster
-        .endpoints
-        .iter()
-        .filter(|e| e.host_network)
-        .filter_map(|e| e.node.as_deref())
-        .map(|node| (node, Vec::new()))
-        .collect();
-    if !on_node.is_empty() {
-        for (e, &g) in cluster.endpoints.iter().zip(&group_of_endpoint) {
-            if let Some(list) = e.node.as_deref().and_then(|n| on_node.get_mut(n)) {
-                list.push(g);
-            }
-        }
-        for list in on_node.values_mut() {
-            list.sort_unstable();
-            list.dedup();
-        }
-    }
-    let mut node_origin: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
-    for (e, &g) in cluster.endpoints.iter().zip(&group_of_endpoint) {
-        if !e.host_network {
-            continue;
-        }
-        let Some(node) = &e.node else { continue };
-        node_origin[g as usize].extend(&on_node[node.as_str()]);
-    }
-    for list in &mut node_origin {
-        list.sort_unstable();
-        list.dedup();
-    }
 
     // Source signatures per group, and the groups holding each destination signature: a
     // source group's row is scattered from the non-empty entries of its signatures' rows,
@@ -494,6 +391,120 @@ pub fn for_each_connection_with_ids(
         source_signatures: src_sigs,
         destination_signatures: dst_sigs,
     }
+}
+
+/// The output groups in name order, and per group the groups its hostNetwork members reach
+/// on their nodes (the node-origin rule).
+fn output_groups(engine: &Engine<'_>, granularity: Granularity) -> (Vec<Group>, Vec<Vec<u32>>) {
+    let cluster = engine.cluster;
+    let class_count = engine.classes.classes.len();
+    // Every endpoint and external peer by name, sorted; runs of one name are a group.
+    // Workload and namespace names are made once per distinct (namespace, workload).
+    let endpoints = cluster.endpoints.len();
+    let (mut names, name_of_endpoint): (Vec<String>, Vec<u32>) = match granularity {
+        Granularity::Pod => (
+            cluster
+                .endpoints
+                .par_iter()
+                .map(|e| e.display_name())
+                .collect(),
+            (0..endpoints as u32).collect(),
+        ),
+        Granularity::Workload | Granularity::Namespace => {
+            let mut index: FxHashMap<(&str, &str, &str), u32> = FxHashMap::default();
+            let mut names = Vec::new();
+            let of = cluster
+                .endpoints
+                .iter()
+                .map(|e| {
+                    let key = match granularity {
+                        Granularity::Workload => (
+                            e.namespace.as_str(),
+                            e.workload.name.as_str(),
+                            e.workload.kind.as_str(),
+                        ),
+                        _ => (e.namespace.as_str(), "", ""),
+                    };
+                    *index.entry(key).or_insert_with(|| {
+                        names.push(match granularity {
+                            Granularity::Workload => e.workload_name(),
+                            _ => e.namespace.clone(),
+                        });
+                        (names.len() - 1) as u32
+                    })
+                })
+                .collect();
+            (names, of)
+        }
+    };
+    let first_external = names.len();
+    for j in 0..engine.external.len() {
+        names.push(engine.external_name((class_count + j) as PeerId));
+    }
+    let mut order: Vec<u32> = (0..names.len() as u32).collect();
+    order.par_sort_unstable_by(|&a, &b| names[a as usize].cmp(&names[b as usize]).then(a.cmp(&b)));
+    let mut group_of_name = vec![0u32; names.len()];
+    let mut groups: Vec<Group> = Vec::new();
+    for &n in &order {
+        let name = std::mem::take(&mut names[n as usize]);
+        if groups.last().is_none_or(|g| g.name != name) {
+            groups.push(Group {
+                name,
+                peers: Vec::new(),
+            });
+        }
+        group_of_name[n as usize] = (groups.len() - 1) as u32;
+    }
+    let group_of_endpoint: Vec<u32> = name_of_endpoint
+        .iter()
+        .map(|&n| group_of_name[n as usize])
+        .collect();
+    for (i, &g) in group_of_endpoint.iter().enumerate() {
+        groups[g as usize].peers.push(engine.classes.class_of[i]);
+    }
+    for j in 0..engine.external.len() {
+        let g = group_of_name[first_external + j];
+        groups[g as usize].peers.push((class_count + j) as PeerId);
+    }
+    groups.par_iter_mut().for_each(|g| {
+        g.peers.sort_unstable();
+        g.peers.dedup();
+    });
+    // Node-origin rule: a hostNetwork endpoint reaches everything on its own node.
+    // The groups on each node that has a hostNetwork endpoint (a group reaching itself is
+    // dropped when rows are taken, so the endpoint itself need not be left out).
+    let mut on_node: FxHashMap<&str, Vec<u32>> = cluster
+        .endpoints
+        .iter()
+        .filter(|e| e.host_network)
+        .filter_map(|e| e.node.as_deref())
+        .map(|node| (node, Vec::new()))
+        .collect();
+    if !on_node.is_empty() {
+        for (e, &g) in cluster.endpoints.iter().zip(&group_of_endpoint) {
+            if let Some(list) = e.node.as_deref().and_then(|n| on_node.get_mut(n)) {
+                list.push(g);
+            }
+        }
+        for list in on_node.values_mut() {
+            list.sort_unstable();
+            list.dedup();
+        }
+    }
+    let mut node_origin: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
+    for (e, &g) in cluster.endpoints.iter().zip(&group_of_endpoint) {
+        if !e.host_network {
+            continue;
+        }
+        let Some(node) = &e.node else { continue };
+        node_origin[g as usize].extend(&on_node[node.as_str()]);
+    }
+    for list in &mut node_origin {
+        list.sort_unstable();
+        list.dedup();
+    }
+
+    (groups, node_origin)
 }
 
 /// What computing chunks carries from one chunk to the next.
