@@ -496,13 +496,7 @@ impl<'e, 'c> Matrix<'e, 'c> {
                 for &r in rules {
                     let set = self.egress_set_of[r as usize];
                     for &ds in &self.egress_set_targets[set as usize] {
-                        let dst = self.dst_rep[ds as usize];
-                        let m = if dst as usize >= class_count {
-                            &self.rule_masks[r as usize]
-                        } else {
-                            self.rule_mask(r, dst)
-                        };
-                        or_into(egress.slot(ds, words), m);
+                        or_into(egress.slot(ds, words), self.egress_rule_mask(r, ds));
                     }
                 }
                 egress.touched.sort_unstable();
@@ -636,22 +630,23 @@ impl<'e, 'c> Matrix<'e, 'c> {
         for &r in rules {
             let set = self.egress_set_of[r as usize];
             for &ds in &self.egress_set_targets[set as usize] {
-                let dst = self.dst_rep[ds as usize];
-                let mask = if dst as usize >= class_count {
-                    &self.rule_masks[r as usize]
-                } else {
-                    self.rule_mask(r, dst)
-                };
-                for (o, m) in egress[ds as usize * words..(ds as usize + 1) * words]
-                    .iter_mut()
-                    .zip(mask)
-                {
-                    *o |= m;
-                }
+                let slot = &mut egress[ds as usize * words..(ds as usize + 1) * words];
+                or_into(slot, self.egress_rule_mask(r, ds));
             }
         }
         for (o, m) in row.iter_mut().zip(egress.iter()) {
             *o &= m;
+        }
+    }
+
+    /// An egress rule's mask towards destination signature `ds` (names resolve to nothing
+    /// outside the cluster).
+    fn egress_rule_mask(&self, rule: u32, ds: u32) -> &[u64] {
+        let dst = self.dst_rep[ds as usize];
+        if dst as usize >= self.engine.classes.classes.len() {
+            &self.rule_masks[rule as usize]
+        } else {
+            self.rule_mask(rule, dst)
         }
     }
 
