@@ -587,7 +587,7 @@ mod tests {
     fn input(text: &str) -> InputText {
         InputText {
             name: Arc::from("list.json"),
-            text: text.to_string(),
+            text: text.into(),
         }
     }
 

@@ -14,7 +14,60 @@ pub struct InputText {
     /// The path as the user wrote it (or `<stdin>`).
     pub name: Arc<str>,
     /// The whole content.
-    pub text: String,
+    pub text: Text,
+}
+
+/// The content of one input: read into memory, or, for a large regular file, mapped from
+/// the page cache. Either way valid UTF-8, checked once when it was read.
+pub struct Text(Content);
+
+enum Content {
+    Owned(String),
+    /// Checked to be UTF-8 when mapped.
+    Mapped(memmap2::Mmap),
+}
+
+impl Text {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Content::Owned(text) => text,
+            // SAFETY: the bytes were checked to be UTF-8 when the file was mapped, and the
+            // mapping is read-only. A file rewritten while it is being read (which `read`
+            // would have caught mid-way, too) is outside what the tool promises to handle.
+            Content::Mapped(map) => unsafe { std::str::from_utf8_unchecked(map) },
+        }
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<String> for Text {
+    fn from(text: String) -> Self {
+        Text(Content::Owned(text))
+    }
+}
+
+impl From<&str> for Text {
+    fn from(text: &str) -> Self {
+        Text(Content::Owned(text.to_string()))
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = match self.0 {
+            Content::Owned(_) => "read",
+            Content::Mapped(_) => "mapped",
+        };
+        write!(f, "Text({how}, {} bytes)", self.len())
+    }
 }
 
 /// File extensions read when walking a directory.
@@ -32,7 +85,7 @@ pub fn read_inputs(paths: &[String]) -> Result<Vec<InputText>, IngestError> {
             })?;
             out.push(InputText {
                 name: Arc::from("<stdin>"),
-                text,
+                text: text.into(),
             });
             continue;
         }
@@ -60,53 +113,39 @@ fn source_of(name: &str) -> Source {
 
 fn read_file(path: &Path) -> Result<InputText, IngestError> {
     let name = path.display().to_string();
-    let bytes = read_bytes(path)
-        .map_err(|e| IngestError::new(source_of(&name), format!("cannot read: {e}")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| IngestError::new(source_of(&name), format!("not UTF-8 text: {e}")))?;
+    let text = read_text(path).map_err(|e| IngestError::new(source_of(&name), e))?;
     Ok(InputText {
         name: Arc::from(name),
         text,
     })
 }
 
-/// Files at least this large are read by two threads, each into its half of the buffer:
-/// the kernel's copy and the first touch of fresh pages are most of reading a large dump.
-#[cfg_attr(not(unix), allow(dead_code))]
-const PARALLEL_READ: u64 = 8 << 20;
+/// Regular files at least this large are mapped rather than read: reading copies every
+/// byte into fresh anonymous memory, which the kernel must zero first (on a virtual
+/// machine that hands freed memory back to its host, the larger cost of a big dump).
+const MAP_AT_LEAST: u64 = 1 << 20;
 
-/// The bytes of a file; a large regular file is read in two halves at once.
-#[cfg(unix)]
-fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    let file = std::fs::File::open(path)?;
-    let meta = file.metadata()?;
-    let len = meta.len();
-    if !meta.is_file() || len < PARALLEL_READ || usize::try_from(len).is_err() {
-        let mut bytes = Vec::new();
-        (&file).read_to_end(&mut bytes)?;
-        return Ok(bytes);
+/// A file's text: mapped when it is a large regular file, read otherwise.
+fn read_text(path: &Path) -> Result<Text, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if meta.is_file() && meta.len() >= MAP_AT_LEAST {
+        // SAFETY: the map is read-only and private to this process; its bytes are checked
+        // to be UTF-8 before use. Mapping fails cleanly (and the file is then read) where
+        // the file system does not support it.
+        let mapped = unsafe { memmap2::MmapOptions::new().populate().map(&file) };
+        if let Ok(map) = mapped {
+            std::str::from_utf8(&map).map_err(|e| format!("not UTF-8 text: {e}"))?;
+            return Ok(Text(Content::Mapped(map)));
+        }
     }
-    let mut bytes = vec![0u8; len as usize];
-    let half = bytes.len() / 2;
-    let (a, b) = bytes.split_at_mut(half);
-    let (ra, rb) = rayon::join(
-        || file.read_exact_at(a, 0),
-        || file.read_exact_at(b, half as u64),
-    );
-    ra?;
-    rb?;
-    // A file that grew while it was read: take the rest too.
-    let mut tail = &file;
-    std::io::Seek::seek(&mut tail, std::io::SeekFrom::Start(len))?;
-    tail.read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
-/// The bytes of a file.
-#[cfg(not(unix))]
-fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
-    std::fs::read(path)
+    let mut bytes = Vec::new();
+    (&file)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    String::from_utf8(bytes)
+        .map(Text::from)
+        .map_err(|e| format!("not UTF-8 text: {e}"))
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), IngestError> {
@@ -136,22 +175,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn large_files_read_in_halves_equal_the_file() {
+    fn small_and_mapped_files_read_as_the_file() {
         let dir = std::env::temp_dir().join(format!("kubesurface-read-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for len in [
-            0,
-            10,
-            PARALLEL_READ as usize - 1,
-            PARALLEL_READ as usize + 12_345,
+        for (len, how) in [
+            (0, "read"),
+            (10, "read"),
+            (MAP_AT_LEAST as usize - 5, "read"),
+            (MAP_AT_LEAST as usize + 12_345, "mapped"),
         ] {
             let path = dir.join(format!("{len}.json"));
-            // Multi-byte characters across the middle, too.
-            let text: String = "ab\u{e9}\u{1F600}\n".chars().cycle().take(len).collect();
+            // Multi-byte characters, too; `len` bytes or one character fewer.
+            let mut text = String::new();
+            for c in "ab\u{e9}\u{1F600}\n".chars().cycle() {
+                if text.len() + c.len_utf8() > len {
+                    break;
+                }
+                text.push(c);
+            }
             std::fs::write(&path, &text).unwrap();
-            assert_eq!(read_bytes(&path).unwrap(), text.as_bytes(), "{len}");
             let read = read_inputs(&[path.display().to_string()]).unwrap();
-            assert_eq!(read[0].text, text);
+            assert_eq!(read[0].text.as_str(), text);
+            assert!(format!("{:?}", read[0].text).contains(how), "{len}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn files_that_are_not_utf8_are_refused_mapped_or_read() {
+        let dir = std::env::temp_dir().join(format!("kubesurface-utf8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for len in [100, MAP_AT_LEAST as usize + 7] {
+            let path = dir.join(format!("{len}.json"));
+            let mut bytes = vec![b' '; len];
+            bytes[len / 2] = 0xff;
+            std::fs::write(&path, &bytes).unwrap();
+            let e = read_inputs(&[path.display().to_string()]).expect_err("not UTF-8");
+            assert!(e.to_string().contains("not UTF-8 text"), "{e}");
+            assert!(e.to_string().contains(&format!("{len}.json")), "{e}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

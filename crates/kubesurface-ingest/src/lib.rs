@@ -134,7 +134,7 @@ mod tests {
     fn load(text: String) -> Result<Loaded, IngestError> {
         load_texts(&[InputText {
             name: Arc::from("list.json"),
-            text,
+            text: text.into(),
         }])
     }
 

@@ -20,7 +20,7 @@ use kubesurface_model::{
 fn input(name: &str, text: &str) -> InputText {
     InputText {
         name: Arc::from(name),
-        text: text.to_string(),
+        text: text.into(),
     }
 }
 

@@ -17,7 +17,7 @@ use kubesurface_model::{
 fn load(text: &str) -> Cluster {
     let input = InputText {
         name: Arc::from("calico.yaml"),
-        text: text.to_string(),
+        text: text.into(),
     };
     load_texts(&[input])
         .unwrap_or_else(|e| panic!("unexpected error: {e}"))
@@ -27,7 +27,7 @@ fn load(text: &str) -> Cluster {
 fn try_error(text: &str) -> Option<String> {
     let input = InputText {
         name: Arc::from("calico.yaml"),
-        text: text.to_string(),
+        text: text.into(),
     };
     load_texts(&[input]).err().map(|e| e.to_string())
 }

@@ -7,7 +7,7 @@ use kubesurface_ingest::{InputText, Loaded, load_texts};
 fn input(name: &str, text: &str) -> InputText {
     InputText {
         name: Arc::from(name),
-        text: text.to_string(),
+        text: text.into(),
     }
 }
 

@@ -44,7 +44,7 @@ mod imp {
         report(args, &snapshot);
         let input = InputText {
             name: Arc::from(snapshot.input_name()),
-            text: snapshot.to_json(),
+            text: snapshot.to_json().into(),
         };
         kubesurface_ingest::load_texts(&[input]).map_err(|e| e.to_string())
     }

@@ -103,7 +103,7 @@ mod tests {
     fn admin_policies_are_enforced_under_generic() {
         let loaded = kubesurface_ingest::load_texts(&[kubesurface_ingest::InputText {
             name: std::sync::Arc::from("anp.yaml"),
-            text: ANP.to_string(),
+            text: ANP.into(),
         }])
         .unwrap();
         assert_eq!(loaded.cluster.tiered_policies.len(), 1, "the ANP is read");

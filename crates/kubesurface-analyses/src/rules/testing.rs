@@ -19,7 +19,7 @@ pub fn audit_yaml(yaml: &str, config: &str) -> Vec<Finding> {
 pub fn audit_with_sockets(yaml: &str, config: &str, sockets: &[HostSocket]) -> Vec<Finding> {
     let loaded = load_texts(&[InputText {
         name: Arc::from("test.yaml"),
-        text: yaml.to_string(),
+        text: yaml.into(),
     }])
     .unwrap_or_else(|e| panic!("fixture does not load: {e}"));
     let config = if config.trim().is_empty() {

@@ -1160,7 +1160,7 @@ mod tests {
     fn load(text: &str) -> Result<Cluster, String> {
         let input = crate::InputText {
             name: std::sync::Arc::from("in.yaml"),
-            text: text.to_string(),
+            text: text.into(),
         };
         crate::load_texts(&[input])
             .map(|l| l.cluster)
