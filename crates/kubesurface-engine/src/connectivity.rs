@@ -216,6 +216,53 @@ pub fn for_each_connection_with_ids(
     granularity: Granularity,
     mut emit: impl FnMut(&str, &str, VerdictId, &PortSet),
 ) -> Stats {
+    for_each_connection_batch(engine, granularity, |batch| {
+        for &(src, dst, id) in batch.pairs() {
+            emit(batch.name(src), batch.name(dst), id, batch.allowed(id));
+        }
+    })
+}
+
+/// A run of allowed pairs in output order, and what names and describes them. Groups are
+/// numbered in name order; equal verdict ids are equal port sets.
+pub struct ConnectionBatch<'a> {
+    groups: &'a [Group],
+    pairs: &'a [(u32, u32, VerdictId)],
+    portsets: &'a [Option<PortSet>],
+}
+
+impl ConnectionBatch<'_> {
+    /// `(source group, destination group, verdict)`, sorted by source then destination.
+    pub fn pairs(&self) -> &[(u32, u32, VerdictId)] {
+        self.pairs
+    }
+
+    /// How many groups there are (every group id is below it).
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// A group's name: `namespace/pod`, `namespace/name[Kind]`, a namespace or an external
+    /// range.
+    pub fn name(&self, group: u32) -> &str {
+        &self.groups[group as usize].name
+    }
+
+    /// The ports a verdict allows; every verdict in [`Self::pairs`] has one.
+    pub fn allowed(&self, verdict: VerdictId) -> &PortSet {
+        self.portsets[verdict as usize]
+            .as_ref()
+            .expect("every verdict of a batch has its port set")
+    }
+}
+
+/// As [`for_each_connection_with_ids`], a batch of pairs at a time: the next batch is being
+/// computed while `emit` handles one, and `emit` may itself work in parallel.
+pub fn for_each_connection_batch(
+    engine: &Engine<'_>,
+    granularity: Granularity,
+    mut emit: impl FnMut(&ConnectionBatch<'_>),
+) -> Stats {
     // The verdict machinery and the output groups do not depend on each other.
     let (mut matrix, (groups, node_origin)) = rayon::join(
         || Matrix::new(engine),
@@ -359,15 +406,13 @@ pub fn for_each_connection_with_ids(
             portsets[idx] = Some(set);
         }
         let mut emit_all = |pairs: &[(u32, u32, VerdictId)]| {
-            for &(gs, gd, id) in pairs {
-                allowed_pairs += 1;
-                let allowed = portsets[id as usize].as_ref().expect("portset computed");
-                emit(
-                    &groups[gs as usize].name,
-                    &groups[gd as usize].name,
-                    id,
-                    allowed,
-                );
+            allowed_pairs += pairs.len();
+            if !pairs.is_empty() {
+                emit(&ConnectionBatch {
+                    groups: &groups,
+                    pairs,
+                    portsets: &portsets,
+                });
             }
         };
         match chunks.get(k + 1) {

@@ -46,13 +46,20 @@ pub fn load_texts(inputs: &[InputText]) -> Result<Loaded, IngestError> {
     } else {
         inputs.par_iter().map(read_input).collect()
     };
-    let mut raw = Vec::new();
-    let mut typed = Vec::new();
-    for input in read {
-        let (objects, parsed) = input?;
-        raw.extend(objects);
-        typed.extend(parsed);
-    }
+    let mut read: Vec<ReadInput<'_>> = read.into_iter().collect::<Result<_, _>>()?;
+    let (raw, typed) = if read.len() == 1 {
+        read.pop().expect("one input")
+    } else {
+        // Sized up front: growing by doubling copies into fresh memory each time.
+        let total = read.iter().map(|(objects, _)| objects.len()).sum();
+        let mut raw = Vec::with_capacity(total);
+        let mut typed = Vec::with_capacity(total);
+        for (objects, parsed) in read {
+            raw.extend(objects);
+            typed.extend(parsed);
+        }
+        (raw, typed)
+    };
     let parsed: Vec<objects::Parsed> = typed.into_iter().collect::<Result<_, _>>()?;
     // Fingerprints are computed only for objects whose name repeats.
     assemble::assemble(parsed, |i| objects::fingerprint(&raw[i]))
@@ -85,8 +92,9 @@ fn read_input(input: &InputText) -> Result<ReadInput<'_>, IngestError> {
     if let document::Streamed::List = streamed {
         let mut batches: Vec<_> = finished.into_iter().collect();
         batches.sort_unstable_by_key(|(index, _, _)| *index);
-        let mut raw = Vec::new();
-        let mut parsed = Vec::new();
+        let total = batches.iter().map(|(_, objects, _)| objects.len()).sum();
+        let mut raw = Vec::with_capacity(total);
+        let mut parsed = Vec::with_capacity(total);
         for (_, objects, typed) in batches {
             raw.extend(objects);
             parsed.extend(typed);

@@ -2,8 +2,10 @@
 
 use std::io::{self, Write};
 
+use rayon::prelude::*;
+
 use kubesurface_engine::PortSet;
-use kubesurface_engine::connectivity::Granularity;
+use kubesurface_engine::connectivity::{ConnectionBatch, Granularity};
 use kubesurface_model::Protocol;
 
 use crate::ConnectivityRenderer;
@@ -62,14 +64,46 @@ pub struct JsonRenderer {
     first: bool,
     /// `allowed` objects already rendered, by verdict id: few distinct, many pairs.
     allowed: Vec<Option<String>>,
-    /// The current source and its line start, `{"src":"…","dst":`: rows come grouped by
-    /// source.
+    /// The current source and its JSON literal: rows come grouped by source.
     src: String,
-    prefix: Vec<u8>,
+    src_text: Vec<u8>,
     /// The line being written.
     line: Vec<u8>,
     /// The settings the verdicts used, written as the optional `settings` object.
     settings: Option<String>,
+    /// Group names as JSON string literals, by group id, for batches.
+    quoted: Vec<Box<[u8]>>,
+}
+
+/// Pairs a batch is written in at a time, rendered in parallel pieces of [`PIECE`].
+const WINDOW: usize = 1 << 16;
+const PIECE: usize = 4096;
+
+/// The `allowed` object of a verdict, rendered the first time it is met.
+fn remember_allowed<'a>(
+    cache: &'a mut Vec<Option<String>>,
+    verdict: u32,
+    allowed: &PortSet,
+) -> &'a str {
+    let slot = verdict as usize;
+    if cache.len() <= slot {
+        cache.resize(slot + 1, None);
+    }
+    cache[slot].get_or_insert_with(|| allowed_json(allowed))
+}
+
+/// Appends one connection line: `,` unless it is the first, a newline, and the object.
+fn push_line(out: &mut Vec<u8>, first: bool, src: &[u8], dst: &[u8], allowed: &[u8]) {
+    if !first {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\n{\"src\":");
+    out.extend_from_slice(src);
+    out.extend_from_slice(b",\"dst\":");
+    out.extend_from_slice(dst);
+    out.extend_from_slice(b",\"allowed\":");
+    out.extend_from_slice(allowed);
+    out.push(b'}');
 }
 
 impl JsonRenderer {
@@ -86,7 +120,7 @@ impl ConnectivityRenderer for JsonRenderer {
     fn begin(&mut self, out: &mut dyn Write, granularity: Granularity) -> io::Result<()> {
         self.first = true;
         self.src.clear();
-        self.prefix.clear();
+        self.src_text.clear();
         write!(
             out,
             "{{\"schema\":\"{CONNECTIVITY_SCHEMA}\",\"granularity\":\"{}\",",
@@ -106,31 +140,68 @@ impl ConnectivityRenderer for JsonRenderer {
         verdict: u32,
         allowed: &PortSet,
     ) -> io::Result<()> {
-        if self.prefix.is_empty() || self.src != src {
+        if self.src_text.is_empty() || self.src != src {
             self.src.clear();
             self.src.push_str(src);
-            self.prefix.clear();
-            self.prefix.extend_from_slice(b"\n{\"src\":");
-            push_string(&mut self.prefix, src);
-            self.prefix.extend_from_slice(b",\"dst\":");
+            self.src_text.clear();
+            push_string(&mut self.src_text, src);
         }
-        let line = &mut self.line;
-        line.clear();
-        if !self.first {
-            line.push(b',');
-        }
+        let text = remember_allowed(&mut self.allowed, verdict, allowed);
+        let mut dst_text = Vec::with_capacity(dst.len() + 2);
+        push_string(&mut dst_text, dst);
+        self.line.clear();
+        push_line(
+            &mut self.line,
+            self.first,
+            &self.src_text,
+            &dst_text,
+            text.as_bytes(),
+        );
         self.first = false;
-        line.extend_from_slice(&self.prefix);
-        push_string(line, dst);
-        line.extend_from_slice(b",\"allowed\":");
-        let slot = verdict as usize;
-        if self.allowed.len() <= slot {
-            self.allowed.resize(slot + 1, None);
+        out.write_all(&self.line)
+    }
+
+    fn connections(&mut self, out: &mut dyn Write, batch: &ConnectionBatch<'_>) -> io::Result<()> {
+        if self.quoted.len() != batch.group_count() {
+            self.quoted = (0..batch.group_count())
+                .into_par_iter()
+                .map(|g| {
+                    let mut text = Vec::new();
+                    push_string(&mut text, batch.name(g as u32));
+                    text.into_boxed_slice()
+                })
+                .collect();
         }
-        let text = self.allowed[slot].get_or_insert_with(|| allowed_json(allowed));
-        line.extend_from_slice(text.as_bytes());
-        line.push(b'}');
-        out.write_all(line)
+        for &(_, _, verdict) in batch.pairs() {
+            remember_allowed(&mut self.allowed, verdict, batch.allowed(verdict));
+        }
+        let (quoted, allowed) = (&self.quoted, &self.allowed);
+        for window in batch.pairs().chunks(WINDOW) {
+            let first = self.first;
+            self.first = false;
+            let pieces: Vec<Vec<u8>> = window
+                .par_chunks(PIECE)
+                .enumerate()
+                .map(|(k, pairs)| {
+                    let mut text = Vec::with_capacity(pairs.len() * 128);
+                    for (i, &(src, dst, verdict)) in pairs.iter().enumerate() {
+                        let allowed = allowed[verdict as usize].as_deref().unwrap_or_default();
+                        push_line(
+                            &mut text,
+                            first && k == 0 && i == 0,
+                            &quoted[src as usize],
+                            &quoted[dst as usize],
+                            allowed.as_bytes(),
+                        );
+                    }
+                    text
+                })
+                .collect();
+            for piece in &pieces {
+                out.write_all(piece)?;
+            }
+        }
+        Ok(())
     }
 
     fn end(&mut self, out: &mut dyn Write) -> io::Result<()> {

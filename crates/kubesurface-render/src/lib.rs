@@ -12,7 +12,7 @@ pub mod exposure;
 
 use std::io::{self, Write};
 
-use kubesurface_engine::connectivity::Granularity;
+use kubesurface_engine::connectivity::{ConnectionBatch, Granularity};
 use kubesurface_engine::{PortSet, Settings};
 
 pub use connectivity_csv::CsvRenderer;
@@ -49,6 +49,20 @@ pub trait ConnectivityRenderer {
         verdict: u32,
         allowed: &PortSet,
     ) -> io::Result<()>;
+    /// A batch of allowed pairs in order: by default each one to [`Self::connection`];
+    /// a renderer may override it to work on the whole batch at once.
+    fn connections(&mut self, out: &mut dyn Write, batch: &ConnectionBatch<'_>) -> io::Result<()> {
+        for &(src, dst, verdict) in batch.pairs() {
+            self.connection(
+                out,
+                batch.name(src),
+                batch.name(dst),
+                verdict,
+                batch.allowed(verdict),
+            )?;
+        }
+        Ok(())
+    }
     /// Called once after the last connection.
     fn end(&mut self, out: &mut dyn Write) -> io::Result<()>;
 }

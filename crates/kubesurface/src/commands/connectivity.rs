@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use kubesurface_engine::Engine;
-use kubesurface_engine::connectivity::{Granularity, for_each_connection_with_ids};
+use kubesurface_engine::connectivity::{Granularity, for_each_connection_batch};
 use kubesurface_render::{Format, connectivity_renderer_with};
 
 use super::common::{load, settings};
@@ -36,9 +36,9 @@ pub fn run(args: ConnectivityArgs) -> Result<ExitCode, String> {
     let mut out = BufWriter::with_capacity(1 << 16, stdout);
     let mut renderer = connectivity_renderer_with(format, &engine.settings);
     let mut result = renderer.begin(&mut out, granularity);
-    let stats = for_each_connection_with_ids(&engine, granularity, |src, dst, verdict, allowed| {
+    let stats = for_each_connection_batch(&engine, granularity, |batch| {
         if result.is_ok() {
-            result = renderer.connection(&mut out, src, dst, verdict, allowed);
+            result = renderer.connections(&mut out, batch);
         }
     });
     let result = result
