@@ -302,20 +302,26 @@ pub fn network_policy(
 /// Declared container ports (containers and init containers, which may be sidecars).
 pub fn container_ports(spec: &types::PodSpec) -> Result<Vec<model::ContainerPort>, String> {
     let mut out = Vec::new();
-    let all = spec
-        .containers
-        .iter()
-        .map(|c| ("containers", c))
-        .chain(spec.init_containers.iter().map(|c| ("initContainers", c)));
-    for (ci, (list, c)) in all.enumerate() {
+    let all = (spec.containers.iter().enumerate())
+        .map(|(ci, c)| ("containers", ci, c))
+        .chain((spec.init_containers.iter().enumerate()).map(|(ci, c)| ("initContainers", ci, c)));
+    for (list, ci, c) in all {
         for (pi, p) in c.ports.iter().enumerate() {
-            let at = format!("spec.{list}[{ci}].ports[{pi}]");
-            let port = port_number(p.container_port, &format!("{at}.containerPort"))?;
+            // The field path is only spelled out for an error.
+            let at = |field: &str| format!("spec.{list}[{ci}].ports[{pi}].{field}");
+            let port = u16::try_from(p.container_port)
+                .ok()
+                .filter(|n| *n != 0)
+                .map_or_else(|| port_number(p.container_port, &at("containerPort")), Ok)?;
             let protocol =
-                protocol(p.protocol.as_deref()).map_err(|e| format!("{at}.protocol: {e}"))?;
+                protocol(p.protocol.as_deref()).map_err(|e| format!("{}: {e}", at("protocol")))?;
             let host_port = match p.host_port {
                 None | Some(0) => None,
-                Some(h) => Some(port_number(h, &format!("{at}.hostPort"))?),
+                Some(h) => Some(
+                    u16::try_from(h)
+                        .ok()
+                        .map_or_else(|| port_number(h, &at("hostPort")), Ok)?,
+                ),
             };
             out.push(model::ContainerPort {
                 name: p.name.clone().filter(|n| !n.is_empty()),
@@ -423,38 +429,36 @@ pub fn service_account(spec: &types::PodSpec) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Where a pod may run: node selector, required node affinity, tolerations.
-pub fn scheduling(spec: &types::PodSpec) -> model::Scheduling {
-    let requirement = |r: &types::NodeSelectorRequirement, field: bool| model::NodeRequirement {
-        key: r.key.clone(),
-        operator: r.operator.clone(),
-        values: r.values.clone(),
+/// Where a pod may run: node selector, required node affinity, tolerations (moved out of
+/// the spec, which keeps the rest).
+pub fn scheduling(spec: &mut types::PodSpec) -> model::Scheduling {
+    let requirement = |r: types::NodeSelectorRequirement, field: bool| model::NodeRequirement {
+        key: r.key,
+        operator: r.operator,
+        values: r.values,
         field,
     };
     model::Scheduling {
-        node_selector: spec.node_selector.clone(),
-        required_terms: spec
-            .affinity
-            .node_affinity
-            .required
-            .node_selector_terms
-            .iter()
-            .map(|t| {
-                t.match_expressions
-                    .iter()
-                    .map(|r| requirement(r, false))
-                    .chain(t.match_fields.iter().map(|r| requirement(r, true)))
-                    .collect()
-            })
-            .collect(),
-        tolerations: spec
-            .tolerations
-            .iter()
+        node_selector: std::mem::take(&mut spec.node_selector),
+        required_terms: std::mem::take(
+            &mut spec.affinity.node_affinity.required.node_selector_terms,
+        )
+        .into_iter()
+        .map(|t| {
+            t.match_expressions
+                .into_iter()
+                .map(|r| requirement(r, false))
+                .chain(t.match_fields.into_iter().map(|r| requirement(r, true)))
+                .collect()
+        })
+        .collect(),
+        tolerations: std::mem::take(&mut spec.tolerations)
+            .into_iter()
             .map(|t| model::Toleration {
-                key: t.key.clone().filter(|k| !k.is_empty()),
-                operator: t.operator.clone().unwrap_or_else(|| "Equal".into()),
-                value: t.value.clone().unwrap_or_default(),
-                effect: t.effect.clone().filter(|e| !e.is_empty()),
+                key: t.key.filter(|k| !k.is_empty()),
+                operator: t.operator.unwrap_or_else(|| "Equal".into()),
+                value: t.value.unwrap_or_default(),
+                effect: t.effect.filter(|e| !e.is_empty()),
             })
             .collect(),
     }

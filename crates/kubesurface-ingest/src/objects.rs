@@ -215,6 +215,14 @@ fn namespace_of(meta: &types::ObjectMeta) -> String {
         .to_string()
 }
 
+/// [`namespace_of`], moved out of the metadata.
+fn take_namespace(meta: &mut types::ObjectMeta) -> String {
+    match meta.namespace.take() {
+        Some(namespace) if !namespace.is_empty() => namespace,
+        _ => "default".to_string(),
+    }
+}
+
 /// An empty `metadata.name` is an error (the header check names it).
 fn named(meta: &types::ObjectMeta) -> Result<(), String> {
     if meta.name.is_empty() {
@@ -307,13 +315,13 @@ fn core_object(
             })
         }
         "Pod" => {
-            let pod: types::Pod = read(body, tracked)?;
+            let mut pod: types::Pod = read(body, tracked)?;
             named(&pod.metadata)?;
             let ports = convert::container_ports(&pod.spec)?;
             let ips = convert::pod_ips(&pod.status)?;
             Parsed::Pod(Box::new(PodObject {
-                namespace: namespace_of(&pod.metadata),
-                scheduling: convert::scheduling(&pod.spec),
+                namespace: take_namespace(&mut pod.metadata),
+                scheduling: convert::scheduling(&mut pod.spec),
                 service_account: convert::service_account(&pod.spec),
                 node_name: pod.spec.node_name,
                 host_network: pod.spec.host_network,
@@ -367,7 +375,7 @@ fn core_object(
                 ("CronJob", _, Some(jt)) => jt.spec.template,
                 (_, t, _) => t,
             };
-            let Some(template) = template else {
+            let Some(mut template) = template else {
                 let field = if workload_kind == "CronJob" {
                     "spec.jobTemplate.spec.template"
                 } else {
@@ -385,7 +393,7 @@ fn core_object(
                 labels: template.metadata.labels,
                 annotations,
                 host_network: template.spec.host_network,
-                scheduling: convert::scheduling(&template.spec),
+                scheduling: convert::scheduling(&mut template.spec),
                 service_account: convert::service_account(&template.spec),
                 node_name: template.spec.node_name,
                 ports,

@@ -384,3 +384,39 @@ fn a_yaml_stream_may_start_with_a_json_document() {
     // A .json file must be JSON.
     assert!(load_texts(&[input("x.json", "{\"a\":1}\n---\n")]).is_err());
 }
+
+#[test]
+fn bad_container_ports_name_their_field() {
+    let pod = |ports: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: a}}\nspec:\n  containers:\n  - name: c\n  initContainers:\n  - name: i\n    ports: [{{containerPort: 80}}, {ports}]\n"
+        )
+    };
+    for (ports, field) in [
+        (
+            "{containerPort: 0}",
+            "spec.initContainers[0].ports[1].containerPort: 0 is not a valid port (1-65535)",
+        ),
+        (
+            "{containerPort: 70000}",
+            "spec.initContainers[0].ports[1].containerPort: 70000 is not a valid port",
+        ),
+        (
+            "{containerPort: 80, hostPort: -1}",
+            "spec.initContainers[0].ports[1].hostPort: -1 is not a valid port",
+        ),
+        (
+            "{containerPort: 80, protocol: tcp}",
+            "spec.initContainers[0].ports[1].protocol: ",
+        ),
+    ] {
+        let e = error("pod.yaml", &pod(ports));
+        assert!(e.contains(field), "{ports}: {e}");
+        assert!(e.contains("Pod a/p"), "{e}");
+    }
+    // hostPort 0 means none; valid ports load.
+    let loaded = load(&pod("{containerPort: 8080, hostPort: 0, protocol: UDP}"));
+    let ports = &loaded.cluster.endpoints[0].ports;
+    assert_eq!(ports.len(), 2);
+    assert!(ports.iter().all(|p| p.host_port.is_none()));
+}
