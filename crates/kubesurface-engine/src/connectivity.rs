@@ -174,18 +174,21 @@ impl Accumulator {
         *slot = FULL;
     }
 
-    /// The touched destinations in order, without `skip`, and resets.
-    fn take(&mut self, skip: u32) -> Vec<(u32, VerdictId)> {
+    /// The touched destinations in order, without `skip`, and whether any is a `UNION`
+    /// still to compute; resets.
+    fn take(&mut self, skip: u32) -> (Vec<(u32, VerdictId)>, bool) {
         self.touched.sort_unstable();
         let mut found = Vec::with_capacity(self.touched.len());
+        let mut unions = false;
         for &gd in &self.touched {
             let id = std::mem::replace(&mut self.verdict[gd as usize], EMPTY);
             if gd != skip {
+                unions |= id == UNION;
                 found.push((gd, id));
             }
         }
         self.touched.clear();
-        found
+        (found, unions)
     }
 }
 
@@ -307,14 +310,14 @@ pub fn for_each_connection_batch(
         rows: vec![None; src_count],
         cached: 0,
         memo: UnionMemo::new(),
-        has_portset: Vec::new(),
+        portsets_sent: 0,
     };
     let mut compute = |chunk: &[usize]| -> ChunkPairs {
         let ChunkState {
             rows,
             cached,
             memo,
-            has_portset,
+            portsets_sent,
         } = &mut state;
         if *cached > ROW_CACHE_ENTRIES {
             rows.iter_mut().for_each(|r| *r = None);
@@ -335,7 +338,7 @@ pub fn for_each_connection_batch(
         memo.grow(matrix.distinct());
         // Scan the chunk in parallel; unions the memo does not know yet are finished
         // sequentially, as they intern.
-        let scanned: Vec<Vec<(u32, VerdictId)>> = chunk
+        let mut scanned: Vec<(Vec<(u32, VerdictId)>, bool)> = chunk
             .par_iter()
             .map_init(
                 || Accumulator::new(groups.len()),
@@ -354,35 +357,39 @@ pub fn for_each_connection_batch(
                 },
             )
             .collect();
-        let mut out = ChunkPairs::default();
-        for (&gs, found) in chunk.iter().zip(scanned) {
-            for (gd, id) in found {
-                let id = if id == UNION {
-                    let mut id = EMPTY;
-                    for &s in &src_sigs[gs] {
-                        let row = rows[s as usize].as_deref().unwrap_or_default();
-                        for &d in &dst_sigs[gd as usize] {
-                            id = memo.union(&mut matrix, id, row_verdict(row, d));
-                        }
+        for (&gs, (found, unions)) in chunk.iter().zip(&mut scanned) {
+            if !*unions {
+                continue;
+            }
+            for (gd, id) in found.iter_mut().filter(|(_, id)| *id == UNION) {
+                let mut union = EMPTY;
+                for &s in &src_sigs[gs] {
+                    let row = rows[s as usize].as_deref().unwrap_or_default();
+                    for &d in &dst_sigs[*gd as usize] {
+                        union = memo.union(&mut matrix, union, row_verdict(row, d));
                     }
-                    id
-                } else {
-                    id
-                };
-                if id == EMPTY {
-                    continue;
                 }
-                let idx = id as usize;
-                if has_portset.len() <= idx {
-                    has_portset.resize(idx + 1, false);
-                }
-                if !has_portset[idx] {
-                    has_portset[idx] = true;
-                    out.portsets.push((id, matrix.portset(id)));
-                }
-                out.pairs.push((gs as u32, gd, id));
+                *id = union;
             }
         }
+        // Every verdict interned so far has its port set handed out once (there are few).
+        let mut out = ChunkPairs {
+            portsets: (*portsets_sent..matrix.distinct())
+                .map(|id| (id as VerdictId, matrix.portset(id as VerdictId)))
+                .collect(),
+            ..ChunkPairs::default()
+        };
+        *portsets_sent = matrix.distinct();
+        out.pairs = chunk
+            .par_iter()
+            .zip(&scanned)
+            .flat_map_iter(|(&gs, (found, _))| {
+                found
+                    .iter()
+                    .filter(|(_, id)| *id != EMPTY)
+                    .map(move |&(gd, id)| (gs as u32, gd, id))
+            })
+            .collect();
         out.stats = (matrix.distinct(), matrix.signatures());
         out
     };
@@ -559,12 +566,12 @@ struct ChunkState {
     /// Entries held in `rows`.
     cached: usize,
     memo: UnionMemo,
-    /// Verdict ids whose port sets have been handed out.
-    has_portset: Vec<bool>,
+    /// Verdict ids below this have had their port sets handed out.
+    portsets_sent: usize,
 }
 
 /// One chunk's result: `(source group, destination group, verdict)` in output order, the
-/// port sets of verdicts first seen in it, and the matrix figures after it.
+/// port sets of verdicts interned since the last chunk, and the matrix figures after it.
 #[derive(Default)]
 struct ChunkPairs {
     pairs: Vec<(u32, u32, VerdictId)>,
@@ -618,8 +625,14 @@ mod tests {
         acc.add(0, 3, &memo); // the source itself
         acc.set_full(4);
         acc.set_full(5);
-        assert_eq!(acc.take(0), vec![(1, 4), (3, UNION), (4, FULL), (5, FULL)]);
+        assert_eq!(
+            acc.take(0),
+            (vec![(1, 4), (3, UNION), (4, FULL), (5, FULL)], true)
+        );
         assert!(acc.verdict.iter().all(|&v| v == EMPTY));
-        assert!(acc.take(0).is_empty());
+        assert_eq!(acc.take(0), (vec![], false));
+        acc.add(2, 2, &memo);
+        acc.add(2, 3, &memo); // known union only
+        assert_eq!(acc.take(0), (vec![(2, 4)], false));
     }
 }
