@@ -63,6 +63,23 @@ const UNION: VerdictId = VerdictId::MAX;
 /// Source groups evaluated together before their rows are emitted.
 const CHUNK: usize = 512;
 
+/// The first chunk's size: chunks double from it up to [`CHUNK`], so that the first one,
+/// which nothing overlaps, is short.
+const FIRST_CHUNK: usize = 32;
+
+/// The source groups `0..groups` in chunks of doubling size, then of [`CHUNK`].
+fn chunk_ranges(groups: usize) -> Vec<Vec<usize>> {
+    let mut chunks = Vec::new();
+    let (mut start, mut size) = (0, FIRST_CHUNK);
+    while start < groups {
+        let end = (start + size).min(groups);
+        chunks.push((start..end).collect());
+        start = end;
+        size = (size * 2).min(CHUNK);
+    }
+    chunks
+}
+
 /// Sparse rows kept between chunks, in (destination signature, verdict) entries; past this
 /// the cache is emptied (about 128 MiB).
 const ROW_CACHE_ENTRIES: usize = 16 << 20;
@@ -396,11 +413,7 @@ pub fn for_each_connection_batch(
 
     let mut portsets: Vec<Option<PortSet>> = Vec::new();
     let mut allowed_pairs = 0;
-    let chunks: Vec<Vec<usize>> = (0..groups.len())
-        .collect::<Vec<_>>()
-        .chunks(CHUNK)
-        .map(<[usize]>::to_vec)
-        .collect();
+    let chunks = chunk_ranges(groups.len());
     let mut pending = compute(chunks.first().map_or(&[][..], Vec::as_slice));
     let mut figures = pending.stats;
     for k in 0..chunks.len() {
@@ -582,6 +595,20 @@ struct ChunkPairs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_cover_every_group_once_in_order_growing_to_the_cap() {
+        for groups in [0, 1, 31, 32, 33, 100, 5000] {
+            let chunks = chunk_ranges(groups);
+            let flat: Vec<usize> = chunks.iter().flatten().copied().collect();
+            assert_eq!(flat, (0..groups).collect::<Vec<_>>(), "{groups}");
+            assert!(chunks.iter().all(|c| !c.is_empty() && c.len() <= CHUNK));
+            let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+            if groups == 5000 {
+                assert_eq!(&sizes[..6], [32, 64, 128, 256, 512, 512]);
+            }
+        }
+    }
 
     #[test]
     fn memo_answers_trivial_unions_and_keeps_known_ones_when_it_grows() {
