@@ -1,6 +1,8 @@
 //! KS101: a NodePort opens a port on every node.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use kubesurface_model::Service;
 
 use super::{AuditContext, Rule};
 use crate::exposure::Via;
@@ -45,8 +47,10 @@ spec:
 
 fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
     let cluster = ctx.cluster();
-    // One finding per Service: its node ports and the pods they reach.
+    // One finding per Service: its node ports and the pods they reach, each once, in the
+    // order met.
     let mut by_service: BTreeMap<&str, (Vec<&str>, Vec<String>, bool)> = BTreeMap::new();
+    let mut seen: HashSet<(&str, String)> = HashSet::new();
     for e in ctx.exposures.iter().filter(|e| e.via == Via::NodePort) {
         let entry = by_service.entry(e.object.as_str()).or_default();
         let port = e.entry.rsplit(':').next().unwrap_or("");
@@ -54,20 +58,19 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
             entry.0.push(port);
         }
         let target = format!("{}:{}/{}", e.target, e.port, e.protocol);
-        if !entry.1.contains(&target) {
+        if seen.insert((e.object.as_str(), target.clone())) {
             entry.1.push(target);
         }
         entry.2 |= e.admitted;
     }
-    for (object, (ports, targets, admitted)) in by_service {
-        let Some(service) = cluster
-            .services
-            .iter()
-            .find(|s| format!("{}/Service/{}", s.namespace, s.name) == object)
-        else {
+    let services: HashMap<String, &Service> = (cluster.services.iter())
+        .map(|s| (format!("{}/Service/{}", s.namespace, s.name), s))
+        .collect();
+    for (object, (ports, targets, admitted)) in &by_service {
+        let Some(service) = services.get(*object) else {
             continue;
         };
-        let verdict = if admitted {
+        let verdict = if *admitted {
             ""
         } else {
             " (NetworkPolicies block it at every backend)"
@@ -89,12 +92,7 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
         let object = format!("{}/Service/{}", s.namespace, s.name);
         let opens = s.service_type == "NodePort"
             || (s.service_type == "LoadBalancer" && s.allocate_load_balancer_node_ports);
-        if opens
-            && !ctx
-                .exposures
-                .iter()
-                .any(|e| e.via == Via::NodePort && e.object == object)
-        {
+        if opens && !by_service.contains_key(object.as_str()) {
             out.push(RULE.finding(
                 vec![object.clone()],
                 format!("{object} opens node ports on every node (no backend pod in the input)"),

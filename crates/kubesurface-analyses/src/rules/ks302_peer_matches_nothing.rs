@@ -1,11 +1,11 @@
 //! KS302: a `podSelector` / `namespaceSelector` peer of a NetworkPolicy rule that matches
 //! nothing in the input.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use kubesurface_engine::classes::EndpointClass;
 use kubesurface_engine::selector::matches;
-use kubesurface_model::Peer;
+use kubesurface_model::{LabelSelector, Peer};
 
 use super::common::{
     class_index, did_you_mean, list, policy_object, selector_text, workload_object,
@@ -71,6 +71,15 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
     let cluster = ctx.cluster();
     let engine = ctx.engine;
     let by_ns = class_index(engine);
+    // Policies repeat their peers: namespaces per namespace selector are found once, and a
+    // peer found to match (or to have nothing to match) is not looked at again.
+    let mut selected: HashMap<&LabelSelector, Vec<&str>> = HashMap::new();
+    type PeerKey<'p> = (
+        Option<&'p LabelSelector>,
+        Option<&'p str>,
+        &'p LabelSelector,
+    );
+    let mut quiet: HashSet<PeerKey<'_>> = HashSet::new();
     for p in &cluster.policies {
         let object = policy_object(p);
         for (direction, key, affects, rules) in [
@@ -94,19 +103,20 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
                     else {
                         continue;
                     };
-                    let path = format!("spec.{direction}[{ri}].{key}[{xi}]");
-                    let namespaces: Vec<&str> = match namespace_selector {
-                        None => vec![p.namespace.as_str()],
-                        Some(s) => cluster
-                            .namespaces
-                            .values()
-                            .filter(|n| matches(s, &n.labels))
-                            .map(|n| n.name.as_str())
-                            .collect(),
+                    let own = [p.namespace.as_str()];
+                    let namespaces: &[&str] = match namespace_selector {
+                        None => &own,
+                        Some(s) => selected.entry(s).or_insert_with(|| {
+                            (cluster.namespaces.values())
+                                .filter(|n| matches(s, &n.labels))
+                                .map(|n| n.name.as_str())
+                                .collect()
+                        }),
                     };
                     if let Some(s) = namespace_selector
                         && namespaces.is_empty()
                     {
+                        let path = format!("spec.{direction}[{ri}].{key}[{xi}]");
                         let hint = did_you_mean(s, cluster.namespaces.values().map(|n| &n.labels))
                             .map(|h| format!("; did you mean {h}?"))
                             .unwrap_or_default();
@@ -123,6 +133,14 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
                     let Some(ps) = pod_selector else {
                         continue;
                     };
+                    let peer_key = (
+                        namespace_selector.as_ref(),
+                        namespace_selector.is_none().then_some(p.namespace.as_str()),
+                        ps,
+                    );
+                    if quiet.contains(&peer_key) {
+                        continue;
+                    }
                     let classes: Vec<&EndpointClass> = namespaces
                         .iter()
                         .filter_map(|ns| by_ns.get(ns))
@@ -130,12 +148,12 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
                         .map(|&c| &engine.classes.classes[c])
                         .collect();
                     let regular = || classes.iter().filter(|c| !c.host_network);
-                    if regular().next().is_none() {
-                        continue; // no workload of those namespaces in the input
-                    }
-                    if regular().any(|c| matches(ps, &c.labels)) {
+                    // No workload of those namespaces in the input, or one matches.
+                    if regular().next().is_none() || regular().any(|c| matches(ps, &c.labels)) {
+                        quiet.insert(peer_key);
                         continue;
                     }
+                    let path = format!("spec.{direction}[{ri}].{key}[{xi}]");
                     let where_ = if namespace_selector.is_some() {
                         format!("namespaces {}", namespaces.join(", "))
                     } else {
@@ -288,5 +306,39 @@ mod tests {
             "{messages:#?}"
         );
         assert_eq!(f.len(), 2, "{messages:#?}");
+    }
+
+    #[test]
+    fn a_repeated_peer_is_judged_in_each_policy_namespace_and_reported_per_policy() {
+        // The same podSelector-only peer in three policies: it matches in shop, not in mon
+        // (reported for both policies there), and a namespaceSelector peer repeated.
+        let np = |ns: &str, name: &str| {
+            format!(
+                "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  podSelector: {{}}\n  ingress:\n  - from:\n    - podSelector: {{matchLabels: {{app: db}}}}\n    - namespaceSelector: {{matchLabels: {{team: obs}}}}\n      podSelector: {{matchLabels: {{app: grafana}}}}\n---\n"
+            )
+        };
+        let yaml = format!(
+            "{PODS}{}{}{}",
+            np("shop", "a"),
+            np("mon", "b"),
+            np("mon", "c")
+        );
+        let f = findings_of("KS302", &yaml, "");
+        let mut found: Vec<(String, bool)> = f
+            .iter()
+            .map(|f| (f.objects[0].clone(), f.message.contains("grafana")))
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                ("mon/NetworkPolicy/b".to_string(), false),
+                ("mon/NetworkPolicy/b".to_string(), true),
+                ("mon/NetworkPolicy/c".to_string(), false),
+                ("mon/NetworkPolicy/c".to_string(), true),
+                ("shop/NetworkPolicy/a".to_string(), true),
+            ],
+            "{f:#?}"
+        );
     }
 }

@@ -269,19 +269,26 @@ fn suppress(cluster: &kubesurface_model::Cluster, config: &Config, f: &mut Findi
 /// Runs every rule; findings are suppressed as configured and ranked: severity (highest
 /// first), then rule code, then objects.
 pub fn audit(ctx: &AuditContext<'_>) -> Vec<Finding> {
-    let mut out = Vec::new();
+    use rayon::prelude::*;
     let timings = std::env::var_os("KUBESURFACE_RULE_TIMINGS").is_some();
-    for rule in RULES {
-        let started = std::time::Instant::now();
-        (rule.check)(ctx, &mut out);
-        if timings {
-            eprintln!(
-                "kubesurface: rule {} took {:?}",
-                rule.code,
-                started.elapsed()
-            );
-        }
-    }
+    // Rules are independent: they run in parallel, and their findings are ranked below.
+    let found: Vec<Vec<Finding>> = RULES
+        .par_iter()
+        .map(|rule| {
+            let started = std::time::Instant::now();
+            let mut out = Vec::new();
+            (rule.check)(ctx, &mut out);
+            if timings {
+                eprintln!(
+                    "kubesurface: rule {} took {:?}",
+                    rule.code,
+                    started.elapsed()
+                );
+            }
+            out
+        })
+        .collect();
+    let mut out: Vec<Finding> = found.into_iter().flatten().collect();
     for f in &mut out {
         f.objects.sort();
         f.objects.dedup();
