@@ -8,7 +8,7 @@ use kubesurface_analyses::rules::{AuditContext, audit};
 use kubesurface_engine::Engine;
 use kubesurface_render::audit as render;
 
-use super::common::{config, load, settings, write_stdout};
+use super::common::{config, leave, load, settings, write_stdout};
 use crate::cli::{AuditArgs, AuditFormat, SeverityArg};
 
 pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
@@ -36,6 +36,12 @@ pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
     });
     let failed =
         threshold.is_some_and(|t| findings.iter().any(|f| !f.suppressed && f.severity >= t));
+    leave(findings);
+    leave(ctx);
+    leave(records);
+    leave(sockets);
+    leave(engine);
+    leave(loaded);
     Ok(if failed {
         ExitCode::from(1)
     } else {

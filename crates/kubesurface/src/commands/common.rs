@@ -133,3 +133,10 @@ pub fn write_stdout(f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<
         Err(e) => Err(format!("cannot write output: {e}")),
     }
 }
+
+/// Leaves `value` to the end of the process instead of freeing it: the command is done, and
+/// freeing a large model piece by piece costs a noticeable share of the run (≈0.2–0.3 s at
+/// 100k pods).
+pub fn leave<T>(value: T) {
+    std::mem::forget(value);
+}

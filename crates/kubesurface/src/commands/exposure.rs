@@ -6,7 +6,7 @@ use kubesurface_analyses::exposure::exposures_with_sockets;
 use kubesurface_engine::Engine;
 use kubesurface_render::exposure as render;
 
-use super::common::{config, load, settings, write_stdout};
+use super::common::{config, leave, load, settings, write_stdout};
 use crate::cli::{ExposureArgs, ReportFormat};
 
 pub fn run(args: ExposureArgs) -> Result<ExitCode, String> {
@@ -22,5 +22,9 @@ pub fn run(args: ExposureArgs) -> Result<ExitCode, String> {
         ReportFormat::Csv => render::csv(out, &records),
         ReportFormat::Md => render::markdown(out, &records),
     })?;
+    leave(records);
+    leave(sockets);
+    leave(engine);
+    leave(loaded);
     Ok(ExitCode::SUCCESS)
 }
