@@ -77,6 +77,7 @@ pub struct JsonRenderer {
 
 /// Pairs a batch is written in at a time, rendered in parallel pieces of [`PIECE`].
 const WINDOW: usize = 1 << 16;
+/// Pairs one thread renders into one buffer.
 const PIECE: usize = 4096;
 
 /// The `allowed` object of a verdict, rendered the first time it is met.
@@ -121,6 +122,8 @@ impl ConnectivityRenderer for JsonRenderer {
         self.first = true;
         self.src.clear();
         self.src_text.clear();
+        // Name literals belong to one run's groups.
+        self.quoted.clear();
         write!(
             out,
             "{{\"schema\":\"{CONNECTIVITY_SCHEMA}\",\"granularity\":\"{}\",",

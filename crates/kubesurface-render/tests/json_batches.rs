@@ -10,13 +10,14 @@ use kubesurface_engine::{Engine, Settings};
 use kubesurface_ingest::{InputText, load_texts};
 use kubesurface_render::{ConnectivityRenderer, JsonRenderer};
 
-/// `pods` pods in two namespaces, some ports; one policy so verdicts differ.
-fn cluster(pods: usize) -> String {
+/// `pods` pods (named `{prefix}{i}`) in two namespaces, some ports; one policy so verdicts
+/// differ.
+fn cluster(prefix: &str, pods: usize) -> String {
     let mut items = Vec::new();
     for i in 0..pods {
         let ns = if i % 3 == 0 { "b" } else { "a" };
         items.push(format!(
-            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p{i}","namespace":"{ns}","labels":{{"app":"x{}"}}}},"spec":{{"containers":[{{"name":"c","ports":[{{"containerPort":{},"name":"web"}}]}}]}},"status":{{"podIP":"10.{}.{}.{}"}}}}"#,
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{prefix}{i}","namespace":"{ns}","labels":{{"app":"x{}"}}}},"spec":{{"containers":[{{"name":"c","ports":[{{"containerPort":{},"name":"web"}}]}}]}},"status":{{"podIP":"10.{}.{}.{}"}}}}"#,
             i % 5,
             8000 + i % 7,
             i / 65536,
@@ -40,7 +41,7 @@ fn batches_render_the_same_bytes_as_single_connections() {
     // sources).
     let loaded = load_texts(&[InputText {
         name: Arc::from("cluster.json"),
-        text: cluster(520).into(),
+        text: cluster("p", 520).into(),
     }])
     .expect("valid cluster");
     let engine = Engine::new(&loaded.cluster, Settings::default());
@@ -79,4 +80,30 @@ fn batches_render_the_same_bytes_as_single_connections() {
             );
         }
     }
+}
+
+#[test]
+fn a_renderer_used_again_names_the_new_run_s_groups() {
+    let load = |prefix: &str| {
+        load_texts(&[InputText {
+            name: Arc::from("cluster.json"),
+            text: cluster(prefix, 20).into(),
+        }])
+        .expect("valid cluster")
+    };
+    let (first, second) = (load("p"), load("q"));
+    let mut r = JsonRenderer::default();
+    let mut outputs = Vec::new();
+    for loaded in [&first, &second] {
+        let engine = Engine::new(&loaded.cluster, Settings::default());
+        let mut out = Vec::new();
+        r.begin(&mut out, Granularity::Pod).unwrap();
+        for_each_connection_batch(&engine, Granularity::Pod, |batch| {
+            r.connections(&mut out, batch).unwrap()
+        });
+        r.end(&mut out).unwrap();
+        outputs.push(String::from_utf8(out).unwrap());
+    }
+    assert!(outputs[0].contains("\"a/p1\"") && !outputs[0].contains("\"a/q1\""));
+    assert!(outputs[1].contains("\"a/q1\"") && !outputs[1].contains("\"a/p1\""));
 }
