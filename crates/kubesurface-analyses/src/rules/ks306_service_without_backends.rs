@@ -82,8 +82,8 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
         let in_ns: Vec<&Endpoint> = in_ns.iter().map(|&i| &cluster.endpoints[i]).collect();
         let object = format!("{}/Service/{}", s.namespace, s.name);
         let selected: Vec<&Endpoint> = in_ns.iter().copied().filter(|e| selects(s, e)).collect();
-        let sel_text: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
         if selected.is_empty() {
+            let sel_text: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let pairs: Vec<(String, String)> = selector
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
@@ -103,10 +103,12 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
             ));
             continue;
         }
-        let sources: BTreeMap<String, &Source> = selected
-            .iter()
-            .map(|e| (workload_object(e), workload_source(e)))
-            .collect();
+        // Where each selected workload is defined: only needed for a finding.
+        let sources = || -> BTreeMap<String, &Source> {
+            (selected.iter())
+                .map(|e| (workload_object(e), workload_source(e)))
+                .collect()
+        };
         for sp in &s.ports {
             let port = match &sp.name {
                 Some(n) => format!("port {} ({n})", sp.port),
@@ -133,6 +135,7 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
                         "so those pods get no traffic on it".to_string()
                     };
                     let mut locations = vec![&s.source];
+                    let sources = sources();
                     locations.extend(missing_names.iter().filter_map(|n| sources.get(n).copied()));
                     let mut f = RULE.finding(
                         vec![object.clone()],
@@ -163,6 +166,7 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
                     declared.sort();
                     declared.dedup();
                     let mut locations = vec![&s.source];
+                    let sources = sources();
                     locations.extend(missing_names.iter().filter_map(|n| sources.get(n).copied()));
                     out.push(RULE.finding(
                         vec![object.clone()],
