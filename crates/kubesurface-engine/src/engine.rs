@@ -28,7 +28,8 @@ pub struct Engine<'c> {
     pub classes: Classes,
     /// External peers: atom ids, in address order (IPv4 first).
     pub external: Vec<u32>,
-    /// Compiled rules.
+    /// Compiled rules, in policy order (a policy's rules are contiguous, ingress before
+    /// egress, each in spec order).
     pub rules: Vec<CompiledRule>,
     /// Per class: `None` when no policy isolates it for ingress, else its ingress rules.
     pub ingress: Vec<Option<Vec<u32>>>,
@@ -162,6 +163,7 @@ impl<'c> Engine<'c> {
                 }
             }
         }
+        debug_assert!(rules.windows(2).all(|w| w[0].policy <= w[1].policy));
         let rule_policy: Vec<u32> = rules.iter().map(|r| r.policy).collect();
         let tiered = crate::tiered::compile(&universe, &settings, &ingress, &egress, &rule_policy);
         Engine {

@@ -53,6 +53,11 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
     let engine = ctx.engine;
     let by_ns = class_index(engine);
     for p in cluster.policies.iter().filter(|p| p.affects_ingress) {
+        // Most policies admit no /0 block: their pods are only looked up for a finding.
+        let wide_peer = |peer: &Peer| matches!(peer, Peer::IpBlock(b) if b.cidr.prefix_len() == 0);
+        if !p.ingress.iter().any(|r| r.peers.iter().any(wide_peer)) {
+            continue;
+        }
         let selected: Vec<usize> = by_ns
             .get(p.namespace.as_str())
             .into_iter()

@@ -87,14 +87,13 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
                         .copied()
                         .filter(|&c| selects(p, &classes[c]))
                         .collect(),
-                    Direction::Egress => engine
-                        .rules
+                    // Compiled rules are in policy order: this policy's are found by
+                    // bisection, not by scanning every rule of the cluster.
+                    Direction::Egress => engine.rules
+                        [engine.rules.partition_point(|r| (r.policy as usize) < pi)..]
                         .iter()
-                        .find(|r| {
-                            r.policy as usize == pi
-                                && r.direction == Direction::Egress
-                                && r.index as usize == ri
-                        })
+                        .take_while(|r| r.policy as usize == pi)
+                        .find(|r| r.direction == Direction::Egress && r.index as usize == ri)
                         .map(|r| r.peers.ones().filter(|&c| c < classes.len()).collect())
                         .unwrap_or_default(),
                 };
