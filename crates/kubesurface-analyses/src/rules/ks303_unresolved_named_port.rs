@@ -117,12 +117,8 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
                     // Otherwise the selectors match nothing: KS301 / KS302.
                     continue;
                 }
-                let members: Vec<usize> = dests
-                    .iter()
-                    .flat_map(|&c| classes[c].members.iter().map(|&m| m as usize))
-                    .collect();
-                let dest_workloads = workloads(cluster, members.iter().copied());
-                let dest_names: Vec<&String> = dest_workloads.keys().collect();
+                // The destination workloads, named only for a finding (most names resolve).
+                let mut dest_workloads = None;
                 for (xi, pp) in rule.ports.iter().enumerate() {
                     let PortSpec::Named(name) = &pp.port else {
                         continue;
@@ -164,6 +160,12 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
                             "none of the destination pods its peers match declares it".to_string()
                         }
                     };
+                    let dest_workloads = dest_workloads.get_or_insert_with(|| {
+                        let members = (dests.iter())
+                            .flat_map(|&c| classes[c].members.iter().map(|&m| m as usize));
+                        workloads(cluster, members)
+                    });
+                    let dest_names: Vec<&String> = dest_workloads.keys().collect();
                     let mut locations = vec![&p.source];
                     locations.extend(dest_workloads.values().copied());
                     out.push(RULE.finding(
