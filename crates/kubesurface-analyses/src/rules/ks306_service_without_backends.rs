@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use kubesurface_model::{Endpoint, Source, TargetPort};
 
-use super::common::{did_you_mean_pairs, endpoint_index, list, workload_object, workload_source};
+use super::common::{
+    class_index, did_you_mean_pairs, endpoint_index, list, workload_object, workload_source,
+};
 use super::{AuditContext, Rule};
 use crate::findings::{Finding, Severity};
 use crate::services::{declares, selects};
@@ -69,6 +71,10 @@ fn names(endpoints: &[&Endpoint]) -> Vec<String> {
 fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
     let cluster = ctx.cluster();
     let by_ns = endpoint_index(cluster);
+    // Selectors are judged once per class (endpoints with equal labels in a namespace),
+    // not once per endpoint.
+    let classes = &ctx.engine.classes.classes;
+    let classes_by_ns = class_index(ctx.engine);
     for s in &cluster.services {
         if s.service_type == "ExternalName" {
             continue;
@@ -79,10 +85,23 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
         let Some(in_ns) = by_ns.get(s.namespace.as_str()) else {
             continue; // nothing of that namespace in the input: cannot judge
         };
-        let in_ns: Vec<&Endpoint> = in_ns.iter().map(|&i| &cluster.endpoints[i]).collect();
         let object = format!("{}/Service/{}", s.namespace, s.name);
-        let selected: Vec<&Endpoint> = in_ns.iter().copied().filter(|e| selects(s, e)).collect();
+        let selected: Vec<&Endpoint> = (classes_by_ns.get(s.namespace.as_str()))
+            .into_iter()
+            .flatten()
+            .map(|&c| &classes[c])
+            .filter(|c| selector.iter().all(|(k, v)| c.labels.get(k) == Some(v)))
+            .flat_map(|c| c.members.iter().map(|&m| &cluster.endpoints[m as usize]))
+            .collect();
+        debug_assert!(selected.iter().all(|e| selects(s, e)));
+        debug_assert_eq!(
+            (in_ns.iter())
+                .filter(|&&i| selects(s, &cluster.endpoints[i]))
+                .count(),
+            selected.len()
+        );
         if selected.is_empty() {
+            let in_ns: Vec<&Endpoint> = in_ns.iter().map(|&i| &cluster.endpoints[i]).collect();
             let sel_text: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let pairs: Vec<(String, String)> = selector
                 .iter()
