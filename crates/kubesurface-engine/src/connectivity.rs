@@ -268,6 +268,13 @@ impl ConnectionBatch<'_> {
         &self.groups[group as usize].name
     }
 
+    /// Every verdict known so far with the ports it allows (a superset of those in
+    /// [`Self::pairs`]; there are few).
+    pub fn verdicts(&self) -> impl Iterator<Item = (VerdictId, &PortSet)> {
+        (self.portsets.iter().enumerate())
+            .filter_map(|(id, set)| Some((id as VerdictId, set.as_ref()?)))
+    }
+
     /// The ports a verdict allows; every verdict in [`Self::pairs`] has one.
     pub fn allowed(&self, verdict: VerdictId) -> &PortSet {
         self.portsets[verdict as usize]

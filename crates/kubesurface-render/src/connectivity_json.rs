@@ -67,6 +67,8 @@ pub struct JsonRenderer {
     /// The current source and its JSON literal: rows come grouped by source.
     src: String,
     src_text: Vec<u8>,
+    /// The current destination's JSON literal (reused, not allocated per row).
+    dst_text: Vec<u8>,
     /// The line being written.
     line: Vec<u8>,
     /// The settings the verdicts used, written as the optional `settings` object.
@@ -150,14 +152,14 @@ impl ConnectivityRenderer for JsonRenderer {
             push_string(&mut self.src_text, src);
         }
         let text = remember_allowed(&mut self.allowed, verdict, allowed);
-        let mut dst_text = Vec::with_capacity(dst.len() + 2);
-        push_string(&mut dst_text, dst);
+        self.dst_text.clear();
+        push_string(&mut self.dst_text, dst);
         self.line.clear();
         push_line(
             &mut self.line,
             self.first,
             &self.src_text,
-            &dst_text,
+            &self.dst_text,
             text.as_bytes(),
         );
         self.first = false;
@@ -175,8 +177,8 @@ impl ConnectivityRenderer for JsonRenderer {
                 })
                 .collect();
         }
-        for &(_, _, verdict) in batch.pairs() {
-            remember_allowed(&mut self.allowed, verdict, batch.allowed(verdict));
+        for (verdict, allowed) in batch.verdicts() {
+            remember_allowed(&mut self.allowed, verdict, allowed);
         }
         let (quoted, allowed) = (&self.quoted, &self.allowed);
         for window in batch.pairs().chunks(WINDOW) {

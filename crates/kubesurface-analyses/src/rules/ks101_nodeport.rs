@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use kubesurface_model::Service;
+use kubesurface_model::{Protocol, Service};
 
 use super::{AuditContext, Rule};
 use crate::exposure::Via;
@@ -50,16 +50,17 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
     // One finding per Service: its node ports and the pods they reach, each once, in the
     // order met.
     let mut by_service: BTreeMap<&str, (Vec<&str>, Vec<String>, bool)> = BTreeMap::new();
-    let mut seen: HashSet<(&str, String)> = HashSet::new();
+    let mut seen: HashSet<(&str, &str, u16, Protocol)> = HashSet::new();
     for e in ctx.exposures.iter().filter(|e| e.via == Via::NodePort) {
         let entry = by_service.entry(e.object.as_str()).or_default();
         let port = e.entry.rsplit(':').next().unwrap_or("");
         if !entry.0.contains(&port) {
             entry.0.push(port);
         }
-        let target = format!("{}:{}/{}", e.target, e.port, e.protocol);
-        if seen.insert((e.object.as_str(), target.clone())) {
-            entry.1.push(target);
+        if seen.insert((e.object.as_str(), e.target.as_str(), e.port, e.protocol)) {
+            entry
+                .1
+                .push(format!("{}:{}/{}", e.target, e.port, e.protocol));
         }
         entry.2 |= e.admitted;
     }
