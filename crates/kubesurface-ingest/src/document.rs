@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use serde_saphyr::Spanned;
@@ -19,8 +18,9 @@ use crate::input::InputText;
 pub enum Body<'a> {
     /// Parsed from YAML into a generic value.
     Value(Value),
-    /// A slice of a JSON input, parsed straight into typed structs later.
-    Raw(&'a RawValue),
+    /// The text of one JSON value (already checked to be valid JSON), a slice of a JSON
+    /// input, parsed straight into typed structs later.
+    Raw(&'a str),
 }
 
 impl Body<'_> {
@@ -30,14 +30,14 @@ impl Body<'_> {
     pub fn peek_type(&self) -> Option<(&str, &str)> {
         match self {
             Body::Value(v) => Some((v.get("apiVersion")?.as_str()?, v.get("kind")?.as_str()?)),
-            Body::Raw(raw) => peek_json_type(raw.get()),
+            Body::Raw(raw) => peek_json_type(raw),
         }
     }
 }
 
-/// [`Body::peek_type`] of a JSON object's text: top-level keys are read in order, other
-/// values skipped, until both are found.
-fn peek_json_type(text: &str) -> Option<(&str, &str)> {
+/// [`Body::peek_type`] of a JSON object's text (which may go on past the object): top-level
+/// keys are read in order, other values skipped, until both are found.
+pub(crate) fn peek_json_type(text: &str) -> Option<(&str, &str)> {
     let bytes = text.as_bytes();
     let mut at = 0;
     let skip_ws = |at: &mut usize| {
@@ -287,146 +287,6 @@ impl LineIndex {
     }
 }
 
-/// The number of newlines in `bytes` (a loop the compiler vectorizes).
-fn count_newlines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
-}
-
-/// How [`stream_list`] ended.
-pub enum Streamed {
-    /// The input is one JSON `List` (`kind: List`) and every item went to the sink.
-    List,
-    /// Anything else (another kind, a typed `PodList`, invalid JSON, …): what went to the
-    /// sink is to be dropped and the input read with [`split`].
-    Other,
-}
-
-/// Reads a JSON `{"kind": "List", "items": […]}` (in any key order), handing its items to
-/// `sink` in batches as they are found, so that they can be typed while the rest is read.
-/// Items are handed out before `kind` may be known (kubectl writes it after the items);
-/// the answer tells whether they counted.
-pub fn stream_list<'a>(input: &'a InputText, mut sink: impl FnMut(Vec<RawObject<'a>>)) -> Streamed {
-    if !input.text.trim_start().starts_with('{') {
-        return Streamed::Other;
-    }
-    /// Items per batch, and bytes per batch.
-    const BATCH: usize = 256;
-    const BATCH_BYTES: usize = 1 << 20;
-    let text = input.text.as_str();
-    let mut batch = Vec::new();
-    let mut batch_bytes = 0;
-    let (mut line, mut counted_to) = (1, 0);
-    let mut on_item = |item: &'a RawValue| {
-        let offset = item.get().as_ptr() as usize - text.as_ptr() as usize;
-        line += count_newlines(&text.as_bytes()[counted_to..offset]);
-        counted_to = offset;
-        batch_bytes += item.get().len();
-        batch.push(RawObject {
-            source: at(input, line),
-            body: Body::Raw(item),
-        });
-        if batch.len() == BATCH || batch_bytes >= BATCH_BYTES {
-            sink(std::mem::take(&mut batch));
-            batch_bytes = 0;
-        }
-    };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let envelope = ListSeed {
-        on_item: &mut on_item,
-    }
-    .deserialize(&mut de)
-    .and_then(|envelope| de.end().map(|()| envelope));
-    if !batch.is_empty() {
-        sink(batch);
-    }
-    match envelope {
-        Ok((Some(kind), true)) if kind == "List" => Streamed::List,
-        _ => Streamed::Other,
-    }
-}
-
-/// The envelope of a JSON document read as [`JsonEnvelope`] is, its items handed to
-/// `on_item` one by one: gives `kind` and whether `items` was there (not null).
-struct ListSeed<'s, F> {
-    on_item: &'s mut F,
-}
-
-impl<'de, F: FnMut(&'de RawValue)> DeserializeSeed<'de> for ListSeed<'_, F> {
-    type Value = (Option<String>, bool);
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, F: FnMut(&'de RawValue)> Visitor<'de> for ListSeed<'_, F> {
-    type Value = (Option<String>, bool);
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a Kubernetes List")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (mut kind, mut api_version, mut items) = (None, None, None);
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match key.as_ref() {
-                "kind" if kind.is_some() => return Err(de::Error::duplicate_field("kind")),
-                "kind" => kind = Some(map.next_value::<Option<String>>()?),
-                "apiVersion" if api_version.is_some() => {
-                    return Err(de::Error::duplicate_field("apiVersion"));
-                }
-                "apiVersion" => api_version = Some(map.next_value::<Option<String>>()?),
-                "items" if items.is_some() => return Err(de::Error::duplicate_field("items")),
-                "items" => {
-                    items = Some(map.next_value_seed(ItemsSeed {
-                        on_item: &mut *self.on_item,
-                    })?)
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok((kind.flatten(), items.unwrap_or(false)))
-    }
-}
-
-/// A List's `items`: each one to `on_item`; true unless null.
-struct ItemsSeed<'s, F> {
-    on_item: &'s mut F,
-}
-
-impl<'de, F: FnMut(&'de RawValue)> DeserializeSeed<'de> for ItemsSeed<'_, F> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_option(self)
-    }
-}
-
-impl<'de, F: FnMut(&'de RawValue)> Visitor<'de> for ItemsSeed<'_, F> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a sequence")
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_seq(self)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        while let Some(item) = seq.next_element::<&'de RawValue>()? {
-            (self.on_item)(item);
-        }
-        Ok(true)
-    }
-}
-
 /// The envelope of a JSON document: enough to tell a List from an object.
 #[derive(Deserialize)]
 struct JsonEnvelope<'a> {
@@ -478,7 +338,7 @@ fn split_json(input: &InputText) -> Result<Vec<RawObject<'_>>, IngestError> {
         } else {
             out.push(RawObject {
                 source: at(input, line),
-                body: Body::Raw(doc),
+                body: Body::Raw(doc.get()),
             });
         }
     }
@@ -501,7 +361,7 @@ fn list_items<'a>(
         if item_kind.is_empty() {
             out.push(RawObject {
                 source,
-                body: Body::Raw(item),
+                body: Body::Raw(item.get()),
             });
         } else {
             // Typed API lists omit the items' kind: fill it in.
@@ -525,13 +385,8 @@ fn list_items<'a>(
 mod tests {
     use super::*;
 
-    fn raw(text: &str) -> Box<RawValue> {
-        RawValue::from_string(text.to_string()).expect("test JSON")
-    }
-
     fn peek(text: &str) -> Option<(String, String)> {
-        let raw = raw(text);
-        Body::Raw(&raw)
+        Body::Raw(text)
             .peek_type()
             .map(|(a, k)| (a.to_string(), k.to_string()))
     }
@@ -582,83 +437,6 @@ mod tests {
         assert_eq!(Body::Value(v).peek_type(), Some(("v1", "Pod")));
         let v: Value = serde_json::json!({"kind": "Pod", "apiVersion": 1});
         assert_eq!(Body::Value(v).peek_type(), None);
-    }
-
-    fn input(text: &str) -> InputText {
-        InputText {
-            name: Arc::from("list.json"),
-            text: text.into(),
-        }
-    }
-
-    /// The items [`stream_list`] hands out (with their lines), and how it ended.
-    fn stream(text: &str) -> (Vec<(u32, String)>, bool) {
-        let input = input(text);
-        let mut items = Vec::new();
-        let list = matches!(
-            stream_list(&input, |batch| {
-                items.extend(batch.into_iter().map(|o| {
-                    let Body::Raw(r) = o.body else {
-                        panic!("a List item is raw JSON")
-                    };
-                    (o.source.line, r.get().to_string())
-                }))
-            }),
-            Streamed::List
-        );
-        (items, list)
-    }
-
-    #[test]
-    fn stream_hands_out_list_items_with_their_lines_in_kubectl_order() {
-        let text = "{\n  \"apiVersion\": \"v1\",\n  \"items\": [\n    {\"kind\":\"A\"},\n\n    {\"kind\":\"B\"}\n  ],\n  \"kind\": \"List\",\n  \"metadata\": {}\n}\n";
-        let (items, list) = stream(text);
-        assert!(list);
-        assert_eq!(
-            items,
-            vec![
-                (4, r#"{"kind":"A"}"#.to_string()),
-                (6, r#"{"kind":"B"}"#.to_string())
-            ]
-        );
-        // The lines are those the whole-input reader gives.
-        let whole = input(text);
-        let lines: Vec<u32> = split(&whole)
-            .expect("valid")
-            .iter()
-            .map(|o| o.source.line)
-            .collect();
-        assert_eq!(lines, vec![4, 6]);
-    }
-
-    #[test]
-    fn stream_batches_long_lists_in_order() {
-        let items: Vec<String> = (0..1000).map(|i| format!("{{\"n\":{i}}}")).collect();
-        let text = format!("{{\"kind\":\"List\",\"items\":[{}]}}", items.join(",\n"));
-        let input = input(&text);
-        let mut batches = Vec::new();
-        let ended = stream_list(&input, |batch| batches.push(batch.len()));
-        assert!(matches!(ended, Streamed::List));
-        assert!(batches.len() > 1);
-        assert_eq!(batches.iter().sum::<usize>(), 1000);
-    }
-
-    #[test]
-    fn stream_leaves_everything_but_an_untyped_list_to_split() {
-        for text in [
-            r#"{"kind":"PodList","items":[{"metadata":{"name":"a"}}]}"#,
-            r#"{"kind":"Pod","apiVersion":"v1"}"#,
-            r#"{"kind":"List","items":null}"#,
-            r#"{"kind":"List"}"#,
-            r#"{"items":[{}]}"#,
-            r#"{"kind":"List","items":[{}],"kind":"List"}"#,
-            r#"{"kind":"List","items":[{}]} trailing"#,
-            r#"{"kind":"List","items":[{},]}"#,
-            r#"[{"kind":"List","items":[]}]"#,
-            "kind: List\nitems: []\n",
-        ] {
-            assert!(!stream(text).1, "{text}");
-        }
     }
 
     #[test]

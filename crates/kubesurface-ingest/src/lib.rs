@@ -11,6 +11,7 @@ mod dialects;
 mod document;
 mod error;
 mod input;
+mod list;
 mod objects;
 mod routes;
 mod types;
@@ -37,7 +38,7 @@ pub fn load_paths(paths: &[String]) -> Result<Loaded, IngestError> {
 }
 
 /// Models already-read inputs. Objects are split and typed in parallel (a JSON `List` is
-/// typed while it is still being read); the first error in input order is returned, an
+/// read in parallel ranges, typed as it is read); the first error in input order is returned, an
 /// input that cannot be split before any object that cannot be typed, so the same input
 /// always gives the same error.
 pub fn load_texts(inputs: &[InputText]) -> Result<Loaded, IngestError> {
@@ -71,35 +72,11 @@ type ReadInput<'a> = (
     Vec<Result<objects::Parsed, IngestError>>,
 );
 
-/// Splits and types one input: a JSON `List` in batches typed on other threads while the
-/// rest is read, anything else split first and typed in parallel.
+/// Splits and types one input: a JSON `List` in parallel ranges, each item typed as it is
+/// read; anything else split first and typed in parallel.
 fn read_input(input: &InputText) -> Result<ReadInput<'_>, IngestError> {
-    let (done, finished) = std::sync::mpsc::channel();
-    let streamed = rayon::scope(|scope| {
-        let mut batches = 0usize;
-        document::stream_list(input, |batch| {
-            let done = done.clone();
-            let index = batches;
-            batches += 1;
-            scope.spawn(move |_| {
-                let parsed: Vec<_> = batch.iter().map(objects::classify).collect();
-                // The receiver outlives the scope.
-                let _ = done.send((index, batch, parsed));
-            });
-        })
-    });
-    drop(done);
-    if let document::Streamed::List = streamed {
-        let mut batches: Vec<_> = finished.into_iter().collect();
-        batches.sort_unstable_by_key(|(index, _, _)| *index);
-        let total = batches.iter().map(|(_, objects, _)| objects.len()).sum();
-        let mut raw = Vec::with_capacity(total);
-        let mut parsed = Vec::with_capacity(total);
-        for (_, objects, typed) in batches {
-            raw.extend(objects);
-            parsed.extend(typed);
-        }
-        return Ok((raw, parsed));
+    if let Some(items) = list::read(input) {
+        return Ok(items);
     }
     let raw = document::split(input)?;
     let parsed = raw

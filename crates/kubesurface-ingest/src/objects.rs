@@ -7,7 +7,7 @@ use kubesurface_model as model;
 
 use crate::IngestError;
 use crate::convert;
-use crate::document::{Body, RawObject};
+use crate::document::{Body, RawObject, peek_json_type};
 use crate::routes;
 use crate::types;
 
@@ -134,7 +134,7 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &Body<'_>) -> Result<T, String> {
     match body {
         Body::Value(v) => serde_path_to_error::deserialize(v).map_err(path_message),
         Body::Raw(raw) => {
-            let mut de = serde_json::Deserializer::from_str(raw.get());
+            let mut de = serde_json::Deserializer::from_str(raw);
             serde_path_to_error::deserialize(&mut de).map_err(path_message)
         }
     }
@@ -144,7 +144,49 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &Body<'_>) -> Result<T, String> {
 fn parse_untracked<T: DeserializeOwned>(body: &Body<'_>) -> Option<T> {
     match body {
         Body::Value(v) => T::deserialize(v).ok(),
-        Body::Raw(raw) => serde_json::from_str(raw.get()).ok(),
+        Body::Raw(raw) => serde_json::from_str(raw).ok(),
+    }
+}
+
+/// Where [`core_object`] reads its wire type from.
+trait WireSource {
+    /// Reads the object as `T`; the message is empty unless the source tracks paths.
+    fn read<T: DeserializeOwned>(&mut self) -> Result<T, String>;
+}
+
+/// A whole body, with or without the JSON path of an error.
+struct FromBody<'b, 'a> {
+    body: &'b Body<'a>,
+    tracked: bool,
+}
+
+impl WireSource for FromBody<'_, '_> {
+    fn read<T: DeserializeOwned>(&mut self) -> Result<T, String> {
+        if self.tracked {
+            parse(self.body)
+        } else {
+            parse_untracked(self.body).ok_or_else(String::new)
+        }
+    }
+}
+
+/// The JSON value at the start of a text that goes on past it (the rest of a `List`);
+/// `len` is set to the value's length once it is read.
+struct FromPrefix<'a> {
+    text: &'a str,
+    len: usize,
+}
+
+impl WireSource for FromPrefix<'_> {
+    fn read<T: DeserializeOwned>(&mut self) -> Result<T, String> {
+        let mut values = serde_json::Deserializer::from_str(self.text).into_iter::<T>();
+        match values.next() {
+            Some(Ok(t)) => {
+                self.len = values.byte_offset();
+                Ok(t)
+            }
+            _ => Err(String::new()),
+        }
     }
 }
 
@@ -171,7 +213,7 @@ pub fn fingerprint(raw: &RawObject<'_>) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     match &raw.body {
         Body::Value(v) => v.to_string().hash(&mut h),
-        Body::Raw(r) => r.get().hash(&mut h),
+        Body::Raw(r) => r.hash(&mut h),
     }
     h.finish()
 }
@@ -249,26 +291,19 @@ fn is_core(kind: &str) -> bool {
 }
 
 /// Reads a known object of a core kind ([`is_core`]) from its wire type; its namespace comes
-/// from that type's `metadata`. With `tracked`, a parse error carries the JSON path of the
-/// problem; without, it is empty (the caller reads the object again to name the problem).
+/// from that type's `metadata`. A parse error carries the JSON path of the problem when the
+/// wire source tracks paths; otherwise it is empty (the caller reads the object again to
+/// name the problem).
 fn core_object(
     kind: &str,
     api_version: &str,
-    body: &Body<'_>,
+    wire: &mut impl WireSource,
     source: &model::Source,
-    tracked: bool,
 ) -> Result<Parsed, String> {
-    fn read<T: DeserializeOwned>(body: &Body<'_>, tracked: bool) -> Result<T, String> {
-        if tracked {
-            parse(body)
-        } else {
-            parse_untracked(body).ok_or_else(String::new)
-        }
-    }
     let source = source.clone();
     Ok(match kind {
         "ServiceAccount" => {
-            let sa: types::Namespace = read(body, tracked)?;
+            let sa: types::Namespace = wire.read()?;
             named(&sa.metadata)?;
             Parsed::ServiceAccount(model::ServiceAccount {
                 namespace: namespace_of(&sa.metadata),
@@ -277,7 +312,7 @@ fn core_object(
             })
         }
         "Namespace" => {
-            let ns: types::Namespace = read(body, tracked)?;
+            let ns: types::Namespace = wire.read()?;
             named(&ns.metadata)?;
             Parsed::Namespace {
                 name: ns.metadata.name,
@@ -287,7 +322,7 @@ fn core_object(
             }
         }
         "Node" => {
-            let node: types::Node = read(body, tracked)?;
+            let node: types::Node = wire.read()?;
             named(&node.metadata)?;
             Parsed::Node(model::Node {
                 name: node.metadata.name,
@@ -315,7 +350,7 @@ fn core_object(
             })
         }
         "Pod" => {
-            let mut pod: types::Pod = read(body, tracked)?;
+            let mut pod: types::Pod = wire.read()?;
             named(&pod.metadata)?;
             let ports = convert::container_ports(&pod.spec)?;
             let ips = convert::pod_ips(&pod.status)?;
@@ -332,19 +367,19 @@ fn core_object(
             }))
         }
         "Service" => {
-            let svc: types::Service = read(body, tracked)?;
+            let svc: types::Service = wire.read()?;
             named(&svc.metadata)?;
             let namespace = namespace_of(&svc.metadata);
             Parsed::Service(Box::new(convert::service(&svc, &namespace, source)?))
         }
         "NetworkPolicy" => {
-            let np: types::NetworkPolicy = read(body, tracked)?;
+            let np: types::NetworkPolicy = wire.read()?;
             named(&np.metadata)?;
             let namespace = namespace_of(&np.metadata);
             Parsed::Policy(Box::new(convert::network_policy(&np, &namespace, source)?))
         }
         "Endpoints" => {
-            let e: types::Endpoints = read(body, tracked)?;
+            let e: types::Endpoints = wire.read()?;
             named(&e.metadata)?;
             let namespace = namespace_of(&e.metadata);
             Parsed::Endpoints {
@@ -354,7 +389,7 @@ fn core_object(
             }
         }
         "EndpointSlice" => {
-            let e: types::EndpointSlice = read(body, tracked)?;
+            let e: types::EndpointSlice = wire.read()?;
             named(&e.metadata)?;
             let Some(service) = e.metadata.labels.get(SERVICE_NAME_LABEL).cloned() else {
                 return Ok(Parsed::Unknown(format!(
@@ -369,7 +404,7 @@ fn core_object(
             }
         }
         workload_kind => {
-            let w: types::Workload = read(body, tracked)?;
+            let w: types::Workload = wire.read()?;
             named(&w.metadata)?;
             let template = match (workload_kind, w.spec.template, w.spec.job_template) {
                 ("CronJob", _, Some(jt)) => jt.spec.template,
@@ -418,22 +453,42 @@ pub fn classify(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
 /// again and names the problem.
 fn classify_fast(raw: &RawObject<'_>) -> Option<Parsed> {
     let (api_version, kind) = raw.body.peek_type()?;
-    if api_version.is_empty() || kind.is_empty() {
+    if !read_in_one_pass(api_version, kind) {
         return None;
+    }
+    let mut wire = FromBody {
+        body: &raw.body,
+        tracked: false,
+    };
+    core_object(kind, api_version, &mut wire, &raw.source).ok()
+}
+
+/// [`classify_fast`] of the JSON object at the start of `text`, which goes on past it (the
+/// rest of a `List`): the object and its length in bytes. `None` when anything is unusual
+/// or wrong, as for [`classify_fast`]; the caller then finds the object's end and types it
+/// with [`classify`].
+pub fn classify_prefix(text: &str, source: &model::Source) -> Option<(Parsed, usize)> {
+    let (api_version, kind) = peek_json_type(text)?;
+    if !read_in_one_pass(api_version, kind) {
+        return None;
+    }
+    let mut wire = FromPrefix { text, len: 0 };
+    let parsed = core_object(kind, api_version, &mut wire, source).ok()?;
+    (wire.len > 0).then_some((parsed, wire.len))
+}
+
+/// True for the (apiVersion, kind)s the one-pass read types: the known core kinds.
+fn read_in_one_pass(api_version: &str, kind: &str) -> bool {
+    if api_version.is_empty() || kind.is_empty() {
+        return false;
     }
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-    if !is_known(group, kind) {
-        return None;
-    }
-    if !is_core(kind)
-        || !matches!(
+    is_known(group, kind)
+        && is_core(kind)
+        && matches!(
             group,
             "" | "apps" | "extensions" | "batch" | "networking.k8s.io" | "discovery.k8s.io"
         )
-    {
-        return None;
-    }
-    core_object(kind, api_version, &raw.body, &raw.source, false).ok()
 }
 
 /// Types one object, checking its header first, so that errors name the object.
@@ -523,7 +578,11 @@ fn classify_checked(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
         _ => {}
     }
     if is_core(&kind) {
-        return core_object(&kind, &header.api_version, &raw.body, &source, true).map_err(fail);
+        let mut wire = FromBody {
+            body: &raw.body,
+            tracked: true,
+        };
+        return core_object(&kind, &header.api_version, &mut wire, &source).map_err(fail);
     }
     let parsed = match kind.as_str() {
         "CustomResourceDefinition" => Parsed::Crd {
@@ -570,29 +629,31 @@ fn classify_checked(raw: &RawObject<'_>) -> Result<Parsed, IngestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::value::RawValue;
     use std::sync::Arc;
 
-    fn object(text: &str) -> (Box<RawValue>, model::Source) {
-        let source = model::Source {
+    fn source() -> model::Source {
+        model::Source {
             file: Arc::from("t.json"),
             line: 3,
-        };
-        (
-            RawValue::from_string(text.to_string()).expect("test JSON"),
-            source,
-        )
+        }
     }
 
     /// Both paths on one object: the one-pass read, when it answers, must answer as the
     /// checked read does.
     fn both(text: &str) -> (Option<String>, String) {
-        let (raw, source) = object(text);
         let raw = RawObject {
-            source,
-            body: Body::Raw(&raw),
+            source: source(),
+            body: Body::Raw(text),
         };
         let fast = classify_fast(&raw).map(|p| format!("{p:?}"));
+        // Read from the start of a longer text, the one-pass read answers the same, with
+        // the object's length.
+        let longer = format!("{text},\n{text}]}}");
+        let prefix = classify_prefix(&longer, &raw.source).map(|(p, len)| {
+            assert_eq!(len, text.len(), "{text}");
+            format!("{p:?}")
+        });
+        assert_eq!(prefix, fast, "{text}");
         let checked = match classify_checked(&raw) {
             Ok(p) => format!("{p:?}"),
             Err(e) => format!("error: {e}"),
