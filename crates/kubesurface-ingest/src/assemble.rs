@@ -19,8 +19,9 @@ fn controller(refs: &[OwnerReference]) -> Option<&OwnerReference> {
     refs.iter().find(|r| r.controller).or_else(|| refs.first())
 }
 
-/// Workloads by (namespace, kind, name), borrowed: lookups allocate nothing.
-type WorkloadIndex<'a> = HashMap<(&'a str, &'a str, &'a str), &'a WorkloadObject>;
+/// Workloads by (namespace, kind, name), borrowed (lookups allocate nothing), with their
+/// positions in the sorted workload list.
+type WorkloadIndex<'a> = HashMap<(&'a str, &'a str, &'a str), (usize, &'a WorkloadObject)>;
 
 /// The controller reference of a workload in the input.
 fn owner_of<'a>(
@@ -31,7 +32,7 @@ fn owner_of<'a>(
 ) -> Option<&'a OwnerReference> {
     index
         .get(&(namespace, kind, name))
-        .and_then(|w| controller(&w.meta.owner_references))
+        .and_then(|(_, w)| controller(&w.meta.owner_references))
 }
 
 /// The top of an ownerReferences chain, following owners present in the input. An owner
@@ -336,45 +337,33 @@ pub fn assemble(
     // Workloads by (namespace, kind, name), borrowed: the lookups below allocate nothing.
     let index: WorkloadIndex<'_> = workloads
         .iter()
-        .map(|((ns, kind, name), w)| ((ns.as_str(), kind.as_str(), name.as_str()), w))
-        .collect();
-    // A workload stands for itself when it is the top of its chain and no pod belongs to
-    // it: every workload on a pod's chain has pods.
-    let position: HashMap<(&str, &str, &str), usize> = workloads
-        .keys()
         .enumerate()
-        .map(|(i, (ns, kind, name))| ((ns.as_str(), kind.as_str(), name.as_str()), i))
+        .map(|(i, ((ns, kind, name), w))| ((ns.as_str(), kind.as_str(), name.as_str()), (i, w)))
         .collect();
-    let mut stands_for_itself: Vec<bool> = workloads
-        .iter()
-        .map(|((namespace, _, _), w)| {
-            !controller(&w.meta.owner_references)
-                .is_some_and(|r| index.contains_key(&(namespace.as_str(), &r.kind, &r.name)))
-        })
-        .collect();
-    for pod in &pods {
-        let mut refs = controller(&pod.meta.owner_references);
-        for _ in 0..MAX_OWNER_DEPTH {
-            let Some(r) = refs else { break };
-            let key = (pod.namespace.as_str(), r.kind.as_str(), r.name.as_str());
-            if let Some(&i) = position.get(&key) {
-                stands_for_itself[i] = false;
-            }
-            refs = owner_of(&index, &pod.namespace, &r.kind, &r.name);
-        }
-    }
-    drop(position);
-
-    // Pods become endpoints in parallel, their fields moved, not copied.
-    let pod_endpoints: Vec<Endpoint> = pods
+    // Pods become endpoints in parallel, their fields moved, not copied. Each also names the
+    // workloads on its ownership chain: those have pods, so they do not stand for
+    // themselves.
+    let (pod_endpoints, owned): (Vec<Endpoint>, Vec<Vec<usize>>) = pods
         .into_par_iter()
         .map(|pod| {
             let pod = *pod;
+            let mut chain = Vec::new();
+            let mut refs = controller(&pod.meta.owner_references);
+            for _ in 0..MAX_OWNER_DEPTH {
+                let Some(r) = refs else { break };
+                let key = (pod.namespace.as_str(), r.kind.as_str(), r.name.as_str());
+                if let Some(&(i, _)) = index.get(&key) {
+                    chain.push(i);
+                }
+                refs = owner_of(&index, &pod.namespace, &r.kind, &r.name);
+            }
             let meta = pod.meta;
             let (kind, name) = top_owner(&index, &pod.namespace, &meta.owner_references)
                 .unwrap_or(("Pod", meta.name.as_str()));
             // Annotations of the owning workload apply to its pods; the pod's own win.
-            let owner = index.get(&(pod.namespace.as_str(), kind, name)).copied();
+            let owner = index
+                .get(&(pod.namespace.as_str(), kind, name))
+                .map(|&(_, w)| w);
             let workload = WorkloadRef {
                 kind: kind.to_string(),
                 name: name.to_string(),
@@ -387,7 +376,7 @@ pub fn assemble(
                 }
                 _ => meta.annotations,
             };
-            Endpoint {
+            let endpoint = Endpoint {
                 name: meta.name,
                 labels: meta.labels,
                 ips: pod.ips,
@@ -403,9 +392,22 @@ pub fn assemble(
                 service_account: pod.service_account,
                 workload,
                 namespace: pod.namespace,
-            }
+            };
+            (endpoint, chain)
+        })
+        .unzip();
+    // A workload stands for itself when it is the top of its chain and no pod belongs to
+    // it.
+    let mut stands_for_itself: Vec<bool> = workloads
+        .iter()
+        .map(|((namespace, _, _), w)| {
+            !controller(&w.meta.owner_references)
+                .is_some_and(|r| index.contains_key(&(namespace.as_str(), &r.kind, &r.name)))
         })
         .collect();
+    for i in owned.into_iter().flatten() {
+        stands_for_itself[i] = false;
+    }
     drop(index);
     cluster.endpoints = pod_endpoints;
     let workloads: Vec<_> = workloads.into_iter().zip(stands_for_itself).collect();
