@@ -135,7 +135,7 @@ fn read_text(path: &Path) -> Result<Text, String> {
         // the file system does not support it.
         let mapped = unsafe { memmap2::MmapOptions::new().populate().map(&file) };
         if let Ok(map) = mapped {
-            std::str::from_utf8(&map).map_err(|e| format!("not UTF-8 text: {e}"))?;
+            check_utf8(&map)?;
             return Ok(Text(Content::Mapped(map)));
         }
     }
@@ -145,6 +145,38 @@ fn read_text(path: &Path) -> Result<Text, String> {
         .map_err(|e| format!("cannot read: {e}"))?;
     String::from_utf8(bytes)
         .map(Text::from)
+        .map_err(|e| format!("not UTF-8 text: {e}"))
+}
+
+/// Bytes per piece when a large text is checked to be UTF-8 on several threads.
+const UTF8_PIECE: usize = 4 << 20;
+
+/// Checks that `bytes` are UTF-8, in pieces on the thread pool; the error is the one a
+/// check of the whole would give.
+fn check_utf8(bytes: &[u8]) -> Result<(), String> {
+    use rayon::prelude::*;
+    // Pieces start at a character's first byte (never at a continuation byte 0b10xxxxxx),
+    // so each piece is UTF-8 exactly when its part of the whole is.
+    let mut starts = vec![0];
+    while let Some(&last) = starts.last() {
+        let mut at = last + UTF8_PIECE;
+        if at >= bytes.len() {
+            break;
+        }
+        while at < bytes.len() && bytes[at] & 0xC0 == 0x80 {
+            at += 1;
+        }
+        starts.push(at);
+    }
+    starts.push(bytes.len());
+    let valid = starts
+        .par_windows(2)
+        .all(|w| std::str::from_utf8(&bytes[w[0]..w[1]]).is_ok());
+    if valid {
+        return Ok(());
+    }
+    std::str::from_utf8(bytes)
+        .map(drop)
         .map_err(|e| format!("not UTF-8 text: {e}"))
 }
 
@@ -199,6 +231,36 @@ mod tests {
             assert!(format!("{:?}", read[0].text).contains(how), "{len}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn utf8_is_checked_in_pieces_as_a_whole() {
+        // Multi-byte characters straddle every piece boundary; a bad byte anywhere, or a
+        // character cut at the end, is found with the whole-text message.
+        let text: String = "a\u{e9}\u{1F600}\u{20AC}".repeat(3 * UTF8_PIECE / 10 + 7);
+        let bytes = text.as_bytes();
+        assert_eq!(check_utf8(bytes), Ok(()));
+        assert_eq!(check_utf8(&[]), Ok(()));
+        for bad in [
+            0,
+            UTF8_PIECE - 1,
+            UTF8_PIECE,
+            UTF8_PIECE + 1,
+            bytes.len() - 1,
+        ] {
+            let mut broken = bytes.to_vec();
+            broken[bad] = 0xff;
+            let whole = std::str::from_utf8(&broken).expect_err("broken");
+            assert_eq!(check_utf8(&broken), Err(format!("not UTF-8 text: {whole}")));
+        }
+        let cut = &bytes[..bytes.len() - 1];
+        assert!(check_utf8(cut).is_err());
+        let cut = &bytes[..UTF8_PIECE + 2];
+        assert_eq!(
+            check_utf8(cut).is_ok(),
+            std::str::from_utf8(cut).is_ok(),
+            "a piece boundary inside a character"
+        );
     }
 
     #[test]
