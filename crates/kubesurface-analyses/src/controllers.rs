@@ -2,6 +2,8 @@
 //! Gateway reaches its backends *from these pods*, so they are the source every backend's
 //! policies are evaluated against.
 
+use rayon::prelude::*;
+
 use kubesurface_model::{Cluster, Gateway};
 
 use crate::config::Config;
@@ -50,10 +52,14 @@ pub struct ControllerPods {
     pub description: String,
 }
 
-fn matching(cluster: &Cluster, pred: impl Fn(&kubesurface_model::Endpoint) -> bool) -> Vec<usize> {
+/// The indices of the endpoints `pred` accepts, ascending (judged in parallel).
+fn matching(
+    cluster: &Cluster,
+    pred: impl Fn(&kubesurface_model::Endpoint) -> bool + Sync,
+) -> Vec<usize> {
     cluster
         .endpoints
-        .iter()
+        .par_iter()
         .enumerate()
         .filter(|(_, e)| pred(e))
         .map(|(i, _)| i)
@@ -87,10 +93,12 @@ fn from_override(cluster: &Cluster, config: &Config, class: &str) -> Option<Cont
     })
 }
 
-fn with_labels(cluster: &Cluster, pairs: &[(&str, &str)]) -> Vec<usize> {
+/// The endpoints carrying any of the label pairs of any of the `controllers`, in one pass.
+fn with_labels(cluster: &Cluster, controllers: &[&(&str, &[(&str, &str)])]) -> Vec<usize> {
     matching(cluster, |e| {
-        pairs
+        controllers
             .iter()
+            .flat_map(|(_, pairs)| pairs.iter())
             .any(|(k, v)| e.labels.get(*k).is_some_and(|x| x == v))
     })
 }
@@ -121,12 +129,7 @@ pub fn ingress_controllers(
             .collect(),
         None => INGRESS_CONTROLLERS.iter().collect(),
     };
-    let mut endpoints: Vec<usize> = known
-        .iter()
-        .flat_map(|(_, pairs)| with_labels(cluster, pairs))
-        .collect();
-    endpoints.sort_unstable();
-    endpoints.dedup();
+    let endpoints = with_labels(cluster, &known);
     if endpoints.is_empty() {
         return ControllerPods {
             endpoints,

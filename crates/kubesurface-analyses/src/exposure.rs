@@ -312,10 +312,13 @@ pub fn exposures_with_sockets(
     let mut out = Vec::new();
 
     for service in &cluster.services {
-        let svc_object = object(&service.namespace, "Service", &service.name);
         let is_lb = service.service_type == "LoadBalancer";
         let has_node_ports = service.service_type == "NodePort"
             || (is_lb && service.allocate_load_balancer_node_ports);
+        if !is_lb && !has_node_ports && service.external_ips.is_empty() {
+            continue; // no way in from outside: its backends are not looked up
+        }
+        let svc_object = object(&service.namespace, "Service", &service.name);
         let annotated_ranges: Vec<String> = service
             .annotations
             .get(SOURCE_RANGES_ANNOTATION)
