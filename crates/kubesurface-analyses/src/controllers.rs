@@ -179,3 +179,71 @@ pub fn gateway_controllers(
         endpoints,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kubesurface_ingest::{InputText, load_texts};
+
+    use super::*;
+
+    fn cluster(yaml: &str) -> Cluster {
+        load_texts(&[InputText {
+            name: Arc::from("test.yaml"),
+            text: yaml.into(),
+        }])
+        .expect("fixture")
+        .cluster
+    }
+
+    fn pod(name: &str, labels: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: ingress, labels: {{{labels}}}}}\n---\n"
+        )
+    }
+
+    fn names(cluster: &Cluster, pods: &ControllerPods) -> Vec<String> {
+        pods.endpoints
+            .iter()
+            .map(|&i| cluster.endpoints[i].name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn known_controllers_are_found_by_any_of_their_labels_once_each() {
+        let yaml = [
+            pod("nginx-a", "app.kubernetes.io/name: ingress-nginx"),
+            pod("nginx-b", "app: ingress-nginx"),
+            // Both of nginx's labels, and one of traefik's: found once.
+            pod(
+                "both",
+                "app.kubernetes.io/name: ingress-nginx, app: traefik",
+            ),
+            pod("traefik", "app.kubernetes.io/name: traefik"),
+            pod("web", "app: web"),
+        ]
+        .concat();
+        let with_class = format!(
+            "{yaml}apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {{name: t}}\nspec: {{controller: traefik.io/ingress-controller}}\n"
+        );
+        let config = Config::default();
+        // No IngressClass: every known controller's pods, in endpoint order.
+        let c = cluster(&yaml);
+        let any = ingress_controllers(&c, &config, None);
+        assert_eq!(names(&c, &any), ["both", "nginx-a", "nginx-b", "traefik"]);
+        // A class naming traefik's controller: traefik's pods only.
+        let c = cluster(&with_class);
+        let traefik = ingress_controllers(&c, &config, Some("t"));
+        assert_eq!(names(&c, &traefik), ["both", "traefik"]);
+        // Nothing known: said so.
+        let c = cluster(&pod("web", "app: web"));
+        let none = ingress_controllers(&c, &config, None);
+        assert!(none.endpoints.is_empty());
+        assert!(
+            none.description.contains("not found"),
+            "{}",
+            none.description
+        );
+    }
+}
