@@ -44,18 +44,37 @@ pub fn workload_source(e: &Endpoint) -> &Source {
     e.workload_source.as_ref().unwrap_or(&e.source)
 }
 
-/// Workloads of some endpoints, each with where it was read, sorted by object name.
+/// Workloads of some endpoints, each with where it was read (that of the last endpoint
+/// listed for it), sorted by object name.
 pub fn workloads(
     cluster: &Cluster,
     endpoints: impl IntoIterator<Item = usize>,
 ) -> BTreeMap<String, &Source> {
-    endpoints
-        .into_iter()
-        .map(|i| {
-            let e = &cluster.endpoints[i];
-            (workload_object(e), workload_source(e))
-        })
-        .collect()
+    let mut out = BTreeMap::new();
+    // Endpoints come sorted by name, so a workload's pods mostly follow one another: a run
+    // of one workload is named once, with the source of its last endpoint.
+    let mut run: Option<(&Endpoint, &Source)> = None;
+    for i in endpoints {
+        let e = &cluster.endpoints[i];
+        match &mut run {
+            Some((first, source)) if same_workload(first, e) => *source = workload_source(e),
+            _ => {
+                if let Some((first, source)) = run {
+                    out.insert(workload_object(first), source);
+                }
+                run = Some((e, workload_source(e)));
+            }
+        }
+    }
+    if let Some((first, source)) = run {
+        out.insert(workload_object(first), source);
+    }
+    out
+}
+
+/// True when two endpoints' [`workload_object`]s are the same.
+fn same_workload(a: &Endpoint, b: &Endpoint) -> bool {
+    a.namespace == b.namespace && a.workload == b.workload
 }
 
 /// At most ten items joined by `, `, then `and N more`.
@@ -172,12 +191,20 @@ pub fn short_name(e: &Endpoint) -> String {
 }
 
 /// `a, b, c and 4 more`.
-pub fn join_limited<I: IntoIterator<Item = String>>(items: I, max: usize) -> String {
-    let items: Vec<String> = items.into_iter().collect();
-    if items.len() <= max {
-        return items.join(", ");
+pub fn join_limited<I>(items: I, max: usize) -> String
+where
+    I: IntoIterator<Item = String>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let items = items.into_iter();
+    let total = items.len();
+    // Only the items shown are made (a lazy `map` past them is never run).
+    let shown = items.take(max).collect::<Vec<_>>().join(", ");
+    if total <= max {
+        shown
+    } else {
+        format!("{shown} and {} more", total - max)
     }
-    format!("{} and {} more", items[..max].join(", "), items.len() - max)
 }
 
 /// Per namespace (pod-network endpoints only): every workload, and the endpoints whose class
@@ -187,17 +214,53 @@ pub fn unisolated_by_namespace<'c>(
     open: impl Fn(usize) -> bool,
 ) -> BTreeMap<&'c str, (std::collections::BTreeSet<String>, Vec<usize>)> {
     let cluster = ctx.cluster();
-    let mut by_ns: BTreeMap<&str, (std::collections::BTreeSet<String>, Vec<usize>)> =
-        BTreeMap::new();
+    // Workloads by (kind, name) first, borrowed; named once each at the end.
+    type Borrowed<'c> = (std::collections::BTreeSet<(&'c str, &'c str)>, Vec<usize>);
+    let mut by_ns: BTreeMap<&str, Borrowed<'c>> = BTreeMap::new();
+    let mut previous: Option<&Endpoint> = None;
     for (i, e) in cluster.endpoints.iter().enumerate() {
         if e.host_network {
             continue;
         }
         let entry = by_ns.entry(e.namespace.as_str()).or_default();
-        entry.0.insert(workload_object(e));
+        if !previous.is_some_and(|p| same_workload(p, e)) {
+            entry.0.insert((&e.workload.kind, &e.workload.name));
+        }
+        previous = Some(e);
         if open(ctx.engine.classes.class_of[i] as usize) {
             entry.1.push(i);
         }
     }
     by_ns
+        .into_iter()
+        .map(|(ns, (all, open))| {
+            let all = all
+                .into_iter()
+                .map(|(kind, name)| format!("{ns}/{kind}/{name}"))
+                .collect();
+            (ns, (all, open))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn join_limited_shows_the_first_items_and_counts_the_rest_unmade() {
+        let made = Cell::new(0);
+        let items = (0..20).map(|i| {
+            made.set(made.get() + 1);
+            format!("p{i}")
+        });
+        assert_eq!(join_limited(items, 3), "p0, p1, p2 and 17 more");
+        assert_eq!(made.get(), 3, "only the shown items are made");
+        let few = ["a", "b"].map(String::from);
+        assert_eq!(join_limited(few.clone(), 2), "a, b");
+        assert_eq!(join_limited(few, 5), "a, b");
+        assert_eq!(join_limited(Vec::<String>::new(), 5), "");
+    }
 }

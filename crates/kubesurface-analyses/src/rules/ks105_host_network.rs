@@ -102,6 +102,15 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
             g.locations.push(workload_source(e));
         }
     }
+    // Pod-network endpoints by node (ascending), for the neighbours of each group.
+    let mut on_node: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    if !groups.is_empty() {
+        for (i, e) in eps.iter().enumerate() {
+            if let Some(node) = e.node.as_deref().filter(|_| !e.host_network) {
+                on_node.entry(node).or_default().push(i);
+            }
+        }
+    }
     for (object, g) in groups {
         let ports: Vec<String> = g
             .ports
@@ -117,23 +126,23 @@ fn check(ctx: &AuditContext<'_>, out: &mut Vec<Finding>) {
             format!("of node {}", join_limited(g.nodes.iter().cloned(), 10))
         };
         // Pods on those nodes (known by nodeName): reachable from it on every port.
-        let neighbours: Vec<String> = eps
+        let mut neighbours: Vec<usize> = g
+            .nodes
             .iter()
-            .enumerate()
-            .filter(|(i, e)| {
-                !g.pods.contains(i)
-                    && !e.host_network
-                    && e.node.as_ref().is_some_and(|n| g.nodes.contains(n))
-            })
-            .map(|(_, e)| format!("{}/{}", e.namespace, short_name(e)))
+            .filter_map(|n| on_node.get(n.as_str()))
+            .flatten()
+            .copied()
+            .filter(|i| !g.pods.contains(i))
             .collect();
+        neighbours.sort_unstable();
         let reach = if neighbours.is_empty() {
             "every pod on the same node".to_string()
         } else {
-            format!(
-                "every pod on the same node ({})",
-                join_limited(neighbours, 6)
-            )
+            let names = neighbours.iter().map(|&i| {
+                let e = &eps[i];
+                format!("{}/{}", e.namespace, short_name(e))
+            });
+            format!("every pod on the same node ({})", join_limited(names, 6))
         };
         out.push(RULE.finding(
             vec![object],
@@ -169,6 +178,29 @@ mod tests {
         assert!(m.contains("NetworkPolicy cannot restrict it"), "{m}");
         assert!(m.contains("(data/db-0)"), "{m}");
         assert_eq!(f[0].locations[0].line, 8);
+    }
+
+    #[test]
+    fn neighbours_are_the_pod_network_pods_of_its_nodes_in_order() {
+        let pod = |ns: &str, name: &str, node: &str, host: bool| {
+            format!(
+                "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  nodeName: {node}\n  hostNetwork: {host}\n  containers: [{{name: c}}]\n"
+            )
+        };
+        let yaml = [
+            proxy(true, "[{name: n-novnc, containerPort: 6080}]"),
+            pod("a", "early", "ctl-1", false),
+            pod("z", "elsewhere", "ctl-2", false),
+            pod("b", "host-agent", "ctl-1", true),
+        ]
+        .concat();
+        let f = findings_of("KS105", &yaml, "");
+        assert_eq!(f.len(), 1, "{f:?}");
+        let m = &f[0].message;
+        assert!(
+            m.contains("every pod on the same node (a/early, data/db-0)"),
+            "{m}"
+        );
     }
 
     #[test]
