@@ -93,13 +93,22 @@ fn from_override(cluster: &Cluster, config: &Config, class: &str) -> Option<Cont
     })
 }
 
-/// The endpoints carrying any of the label pairs of any of the `controllers`, in one pass.
+/// The endpoints carrying any of the label pairs of any of the `controllers`, in one pass
+/// that looks each label key up once.
 fn with_labels(cluster: &Cluster, controllers: &[&(&str, &[(&str, &str)])]) -> Vec<usize> {
+    let mut by_key: Vec<(&str, Vec<&str>)> = Vec::new();
+    for &(key, value) in controllers.iter().flat_map(|(_, pairs)| pairs.iter()) {
+        match by_key.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, values)) => values.push(value),
+            None => by_key.push((key, vec![value])),
+        }
+    }
     matching(cluster, |e| {
-        controllers
-            .iter()
-            .flat_map(|(_, pairs)| pairs.iter())
-            .any(|(k, v)| e.labels.get(*k).is_some_and(|x| x == v))
+        by_key.iter().any(|(key, values)| {
+            e.labels
+                .get(*key)
+                .is_some_and(|x| values.contains(&x.as_str()))
+        })
     })
 }
 
