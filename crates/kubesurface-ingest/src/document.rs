@@ -12,6 +12,7 @@ use kubesurface_model::Source;
 
 use crate::IngestError;
 use crate::input::InputText;
+use crate::scan::{plain_string, skip_value, skip_ws};
 
 /// The body of one object, not yet typed.
 #[derive(Debug)]
@@ -39,54 +40,26 @@ impl Body<'_> {
 /// keys are read in order, other values skipped, until both are found.
 pub(crate) fn peek_json_type(text: &str) -> Option<(&str, &str)> {
     let bytes = text.as_bytes();
-    let mut at = 0;
-    let skip_ws = |at: &mut usize| {
-        while bytes
-            .get(*at)
-            .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-        {
-            *at += 1;
-        }
-    };
-    // A string without escapes at `at` (its opening quote); `None` otherwise.
-    let plain_string = |at: &mut usize| -> Option<&str> {
-        if bytes.get(*at) != Some(&b'"') {
-            return None;
-        }
-        let start = *at + 1;
-        let len = bytes[start..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\')?;
-        if bytes[start + len] != b'"' {
-            return None;
-        }
-        *at = start + len + 1;
-        text.get(start..start + len)
-    };
     let (mut api_version, mut kind) = (None, None);
-    skip_ws(&mut at);
+    let mut at = skip_ws(bytes, 0);
     if bytes.get(at) != Some(&b'{') {
         return None;
     }
     at += 1;
     loop {
-        skip_ws(&mut at);
-        let key = plain_string(&mut at)?;
-        skip_ws(&mut at);
+        at = skip_ws(bytes, at);
+        let key = plain_string(text, &mut at)?;
+        at = skip_ws(bytes, at);
         if bytes.get(at) != Some(&b':') {
             return None;
         }
-        at += 1;
-        skip_ws(&mut at);
+        at = skip_ws(bytes, at + 1);
         let slot = match key {
             "apiVersion" => &mut api_version,
             "kind" => &mut kind,
             _ => {
-                let mut values = serde_json::Deserializer::from_str(text.get(at..)?)
-                    .into_iter::<serde::de::IgnoredAny>();
-                values.next()?.ok()?;
-                at += values.byte_offset();
-                skip_ws(&mut at);
+                skip_value(text, &mut at)?;
+                at = skip_ws(bytes, at);
                 match bytes.get(at)? {
                     b',' => {
                         at += 1;
@@ -99,11 +72,11 @@ pub(crate) fn peek_json_type(text: &str) -> Option<(&str, &str)> {
         if slot.is_some() {
             return None; // repeated: let the checked read report it
         }
-        *slot = Some(plain_string(&mut at)?);
+        *slot = Some(plain_string(text, &mut at)?);
         if let (Some(a), Some(k)) = (api_version, kind) {
             return Some((a, k));
         }
-        skip_ws(&mut at);
+        at = skip_ws(bytes, at);
         if bytes.get(at) != Some(&b',') {
             return None;
         }

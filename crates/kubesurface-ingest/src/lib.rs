@@ -14,6 +14,7 @@ mod input;
 mod list;
 mod objects;
 mod routes;
+mod scan;
 mod types;
 
 use rayon::prelude::*;

@@ -15,7 +15,6 @@
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 use kubesurface_model::Source;
@@ -24,6 +23,7 @@ use crate::IngestError;
 use crate::document::{Body, RawObject};
 use crate::input::InputText;
 use crate::objects::{self, Parsed};
+use crate::scan::{plain_string, skip_value, skip_ws};
 
 /// A List's items and what each was typed as, in input order.
 pub type ListItems<'a> = (Vec<RawObject<'a>>, Vec<Result<Parsed, IngestError>>);
@@ -310,42 +310,10 @@ impl<'a> Envelope<'a> {
                 }
             }
             "items" | "kind" | "apiVersion" => return None,
-            _ => {
-                let mut values =
-                    serde_json::Deserializer::from_str(&text[*at..]).into_iter::<IgnoredAny>();
-                values.next()?.ok()?;
-                *at += values.byte_offset();
-            }
+            _ => skip_value(text, at)?,
         }
         Some(None)
     }
-}
-
-/// The string without escapes at `at` (its opening quote), moving `at` past it.
-fn plain_string<'a>(text: &'a str, at: &mut usize) -> Option<&'a str> {
-    let bytes = text.as_bytes();
-    if bytes.get(*at) != Some(&b'"') {
-        return None;
-    }
-    let start = *at + 1;
-    let len = memchr::memchr2(b'"', b'\\', &bytes[start..])?;
-    // An escape, or a control character (invalid in JSON strings), is left to the full read.
-    if bytes[start + len] != b'"' || bytes[start..start + len].iter().any(|b| *b < 0x20) {
-        return None;
-    }
-    *at = start + len + 1;
-    text.get(start..start + len)
-}
-
-/// The first offset from `at` that is not JSON whitespace.
-fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
-    while bytes
-        .get(at)
-        .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-    {
-        at += 1;
-    }
-    at
 }
 
 /// The number of newlines in `bytes`.
