@@ -106,7 +106,7 @@ fn with_labels(cluster: &Cluster, controllers: &[&(&str, &[(&str, &str)])]) -> V
     matching(cluster, |e| {
         by_key.iter().any(|(key, values)| {
             e.labels
-                .get(*key)
+                .get(key)
                 .is_some_and(|x| values.contains(&x.as_str()))
         })
     })

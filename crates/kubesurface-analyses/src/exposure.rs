@@ -129,7 +129,7 @@ pub fn is_internal_lb(service: &Service) -> bool {
     INTERNAL_LB_ANNOTATIONS.iter().any(|(key, values)| {
         service
             .annotations
-            .get(*key)
+            .get(key)
             .is_some_and(|v| values.contains(&v.as_str()))
     })
 }

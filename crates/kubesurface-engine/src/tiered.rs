@@ -300,15 +300,18 @@ pub fn pod_view_labels<'a>(
     service_account: Option<&str>,
 ) -> Cow<'a, Labels> {
     let mut out = labels.clone();
+    let mut add = |key: &str, value: &str| {
+        if !out.contains_key(key) {
+            out.insert(key.to_string(), value.to_string());
+        }
+    };
     for k in NAMESPACE_LABEL_KEYS {
-        out.entry(k.to_string())
-            .or_insert_with(|| namespace.to_string());
+        add(k, namespace);
     }
-    out.entry("projectcalico.org/orchestrator".to_string())
-        .or_insert_with(|| "k8s".to_string());
+    add("projectcalico.org/orchestrator", "k8s");
     let sa = service_account.unwrap_or("default");
     for k in SERVICE_ACCOUNT_LABEL_KEYS {
-        out.entry(k.to_string()).or_insert_with(|| sa.to_string());
+        add(k, sa);
     }
     Cow::Owned(out)
 }

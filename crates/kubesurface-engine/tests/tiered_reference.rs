@@ -300,7 +300,9 @@ mod reference {
             ("projectcalico.org/serviceaccount", sa),
             ("io.cilium.k8s.policy.serviceaccount", sa),
         ] {
-            l.entry(k.to_string()).or_insert_with(|| v.to_string());
+            if !l.contains_key(k) {
+                l.insert(k.to_string(), v.to_string());
+            }
         }
         l
     }

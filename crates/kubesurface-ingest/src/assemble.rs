@@ -133,8 +133,8 @@ pub fn assemble(
                     let conflict = labels.iter().chain(&annotations).find(|(k, v)| {
                         existing
                             .labels
-                            .get(*k)
-                            .or(existing.annotations.get(*k))
+                            .get(k)
+                            .or(existing.annotations.get(k))
                             .is_some_and(|old| old != *v)
                     });
                     if let Some((k, _)) = conflict {

@@ -1,8 +1,6 @@
 //! The narrow wire types: only the fields kubesurface reads, so typed parsing skips the
 //! rest of each object. `null` is accepted wherever the API accepts an omitted field.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Deserializer};
 
 /// Deserializes `null` as the type's default (the API treats `null` like an omitted field).
@@ -58,9 +56,9 @@ pub struct ObjectMeta {
     #[serde(default, deserialize_with = "nullable")]
     pub uid: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: kubesurface_model::Labels,
     #[serde(default, deserialize_with = "nullable")]
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: kubesurface_model::Labels,
     #[serde(default, deserialize_with = "nullable")]
     pub owner_references: Vec<OwnerReference>,
 }
@@ -78,9 +76,9 @@ pub struct OwnerReference {
 #[derive(Deserialize, Debug, Default)]
 pub struct TemplateMeta {
     #[serde(default, deserialize_with = "nullable")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: kubesurface_model::Labels,
     #[serde(default, deserialize_with = "nullable")]
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: kubesurface_model::Labels,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -157,7 +155,7 @@ pub struct PodSpec {
     #[serde(default, deserialize_with = "nullable")]
     pub node_name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    pub node_selector: BTreeMap<String, String>,
+    pub node_selector: kubesurface_model::Labels,
     #[serde(default, deserialize_with = "nullable")]
     pub affinity: Affinity,
     #[serde(default, deserialize_with = "nullable")]
@@ -311,7 +309,7 @@ pub struct ServiceSpec {
     #[serde(default, rename = "type", deserialize_with = "nullable")]
     pub service_type: Option<String>,
     #[serde(default)]
-    pub selector: Option<BTreeMap<String, String>>,
+    pub selector: Option<kubesurface_model::Labels>,
     #[serde(default, deserialize_with = "nullable")]
     pub ports: Vec<ServicePort>,
     #[serde(default, rename = "clusterIP", deserialize_with = "nullable")]
@@ -436,7 +434,7 @@ pub struct PolicyPort {
 #[serde(rename_all = "camelCase")]
 pub struct LabelSelector {
     #[serde(default, deserialize_with = "nullable")]
-    pub match_labels: BTreeMap<String, String>,
+    pub match_labels: kubesurface_model::Labels,
     #[serde(default, deserialize_with = "nullable")]
     pub match_expressions: Vec<SelectorRequirement>,
 }

@@ -6,6 +6,7 @@
 
 mod cluster;
 mod dialect;
+mod labels;
 mod policy;
 mod port;
 mod routes;
@@ -22,11 +23,12 @@ pub use dialect::{
     LabelExpr, NamespaceMatch, PodMatch, PolicyTier, ServiceAccount, ServiceAccountMatch, Subject,
     TieredPeer, TieredPolicy, TieredRule,
 };
+pub use labels::Labels;
 pub use policy::{IpBlock, NetworkPolicy, Peer, PolicyPort, PolicyRule, PortSpec};
 pub use port::Protocol;
 pub use routes::{
     Gateway, GatewayClass, Ingress, IngressBackend, IngressClass, IngressPath, Listener, ParentRef,
     ReferenceGrant, Route, RouteBackend, RouteNamespaces, ServicePortRef,
 };
-pub use selector::{LabelSelector, Labels, Operator, Requirement};
+pub use selector::{LabelSelector, Operator, Requirement};
 pub use service::{Service, ServicePort, TargetPort};

@@ -1,10 +1,5 @@
 //! Label selectors (`metav1.LabelSelector`), stored as written; matching lives in the engine.
 
-use std::collections::BTreeMap;
-
-/// A label set. Sorted so that equal sets compare, hash and print identically.
-pub type Labels = BTreeMap<String, String>;
-
 /// A `metav1.LabelSelector`: the AND of its `matchLabels` and `matchExpressions`.
 /// The empty selector (`{}`) selects everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -81,7 +81,7 @@ fn is_dns(e: &Endpoint) -> bool {
     e.namespace == DNS_NAMESPACE
         && DNS_LABELS
             .iter()
-            .any(|(k, v)| e.labels.get(*k).is_some_and(|l| l == v))
+            .any(|(k, v)| e.labels.get(k).is_some_and(|l| l == v))
 }
 
 /// The port a DNS endpoint serves `protocol` on: its declared port named `dns…` or

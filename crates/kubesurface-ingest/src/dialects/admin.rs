@@ -293,7 +293,7 @@ struct Object<S> {
 struct Meta {
     name: String,
     #[serde(default, deserialize_with = "nullable")]
-    annotations: BTreeMap<String, String>,
+    annotations: kubesurface_model::Labels,
 }
 
 /// `v1alpha1` AdminNetworkPolicySpec.
@@ -364,7 +364,7 @@ struct NamespacedPod {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Selector {
     #[serde(default, deserialize_with = "nullable")]
-    match_labels: BTreeMap<String, String>,
+    match_labels: kubesurface_model::Labels,
     #[serde(default, deserialize_with = "nullable")]
     match_expressions: Vec<Requirement>,
 }

@@ -2,8 +2,6 @@
 //! stores the same spec): only the fields kubesurface reads. `null` is read as an omitted
 //! field, as the API server reads it.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Deserializer};
 
 fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -19,9 +17,9 @@ where
 pub struct Meta {
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: kubesurface_model::Labels,
     #[serde(default, deserialize_with = "nullable")]
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: kubesurface_model::Labels,
 }
 
 /// NetworkPolicy and GlobalNetworkPolicy (the GNP-only fields are absent on a NetworkPolicy).

@@ -5,8 +5,6 @@
 //! (`toFQDNs`, `toGroups`, `icmps`, L7 rule bodies) are read only far enough to know they
 //! are there.
 
-use std::collections::BTreeMap;
-
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
@@ -35,7 +33,7 @@ pub struct Metadata {
     #[serde(default, deserialize_with = "nullable")]
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: kubesurface_model::Labels,
 }
 
 /// `api.Rule`: one rule with its subject.
@@ -72,7 +70,7 @@ pub struct DefaultDeny {
 #[serde(rename_all = "camelCase")]
 pub struct Selector {
     #[serde(default, deserialize_with = "nullable")]
-    pub match_labels: BTreeMap<String, String>,
+    pub match_labels: kubesurface_model::Labels,
     #[serde(default, deserialize_with = "nullable")]
     pub match_expressions: Vec<Requirement>,
     /// Newer Cilium: a CEL expression ANDed with the selector (not evaluated).
