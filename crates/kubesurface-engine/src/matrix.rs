@@ -12,6 +12,7 @@
 //!    and interned: a verdict is a small integer id, `EMPTY` or `FULL` most of the time.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use fixedbitset::FixedBitSet;
 use kubesurface_model::{Action, Protocol};
@@ -155,6 +156,9 @@ pub struct Matrix<'e, 'c> {
     /// Distinct verdicts, `EMPTY` and `FULL` first.
     table: Vec<Vec<u64>>,
     index: FxHashMap<Vec<u64>, VerdictId>,
+    /// Row buffers kept between calls of [`Matrix::rows`]: each is as large as a row over
+    /// every destination signature, and rayon asks for one per piece of work it splits off.
+    scratch_pool: Mutex<Vec<RowScratch>>,
 }
 
 /// Marks a rule of the other direction in a per-rule set index.
@@ -426,6 +430,7 @@ impl<'e, 'c> Matrix<'e, 'c> {
             src_plan,
             table: vec![empty, full],
             index,
+            scratch_pool: Mutex::new(Vec::new()),
         };
         let target_masks = (0..rules as u32)
             .into_par_iter()
@@ -725,8 +730,13 @@ impl<'e, 'c> Matrix<'e, 'c> {
         let local: Vec<LocalRow> = src_sigs
             .par_iter()
             .map_init(
-                || RowScratch::new(this.dst_rep.len(), this.words),
+                || {
+                    Pooled::take(&this.scratch_pool, || {
+                        RowScratch::new(this.dst_rep.len(), this.words)
+                    })
+                },
                 |scratch, &ss| {
+                    let scratch = scratch.get();
                     let mut interner = RowInterner::new(this);
                     let mut entries = Vec::new();
                     if self.any_dst_plan || self.src_plan[ss as usize].is_some() {
@@ -869,6 +879,38 @@ impl SparseMasks {
             self.masks[d * words..(d + 1) * words].fill(0);
         }
         self.touched.clear();
+    }
+}
+
+/// A value borrowed from a pool, given back when dropped.
+struct Pooled<'p, T> {
+    pool: &'p Mutex<Vec<T>>,
+    value: Option<T>,
+}
+
+impl<'p, T> Pooled<'p, T> {
+    /// A pooled value, or a new one when the pool is empty.
+    fn take(pool: &'p Mutex<Vec<T>>, new: impl FnOnce() -> T) -> Self {
+        let pooled = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        Pooled {
+            pool,
+            value: Some(pooled.unwrap_or_else(new)),
+        }
+    }
+
+    fn get(&mut self) -> &mut T {
+        self.value.as_mut().expect("present until dropped")
+    }
+}
+
+impl<T> Drop for Pooled<'_, T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.value.take() {
+            self.pool
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(value);
+        }
     }
 }
 

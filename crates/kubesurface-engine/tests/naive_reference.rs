@@ -824,6 +824,64 @@ proptest! {
     }
 }
 
+/// The rows of a source signature do not depend on which rows were computed before, in the
+/// same call or an earlier one (row buffers are reused between calls).
+fn rows_independent_of_order(cluster: &Cluster, settings: Settings) -> Result<(), String> {
+    let engine = Engine::new(cluster, settings);
+    let mut matrix = kubesurface_engine::matrix::Matrix::new(&engine);
+    let (sources, _) = matrix.signatures();
+    let all: Vec<u32> = (0..sources as u32).collect();
+    let as_portsets = |matrix: &kubesurface_engine::matrix::Matrix<'_, '_>,
+                       rows: Vec<Vec<(u32, u32)>>| {
+        rows.into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|(d, id)| (d, matrix.portset(id)))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let together = matrix.rows(&all);
+    let together = as_portsets(&matrix, together);
+    for (k, &s) in all.iter().enumerate().rev() {
+        let alone = matrix.rows(&[s]);
+        let alone = as_portsets(&matrix, alone);
+        if alone[0] != together[k] {
+            return Err(format!(
+                "source signature {s}: alone {:?}, with the others {:?}",
+                alone[0], together[k]
+            ));
+        }
+    }
+    let again = matrix.rows(&all);
+    if as_portsets(&matrix, again) != together {
+        return Err("a second call over every source gave other rows".to_string());
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(64),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn matrix_rows_do_not_depend_on_earlier_rows((cluster, _ips) in cluster_strategy()) {
+        for matches_pods in [true, false] {
+            let settings = Settings {
+                ipblock_matches_pods: matches_pods,
+                ..Settings::default()
+            };
+            let result = rows_independent_of_order(&cluster, settings);
+            prop_assert!(result.is_ok(), "{}", result.unwrap_err());
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Unit cases: one semantic rule each, expected verdicts from the API reference
 // ---------------------------------------------------------------------------------------
