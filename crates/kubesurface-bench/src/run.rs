@@ -37,7 +37,8 @@ pub struct RunArgs {
     /// kubesurface `--granularity` for the timed run.
     #[arg(long, default_value = "workload")]
     pub granularity: String,
-    /// Runs of kubesurface per size; the fastest is reported.
+    /// Runs of kubesurface connectivity and of audit per size; the fastest of each is
+    /// reported.
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
     /// Also check that kubesurface and NCA give the same answer on the NCA sizes.
@@ -340,10 +341,28 @@ pub fn run(a: RunArgs) -> Result<ExitCode, String> {
             }
         }
         if audit {
-            eprintln!("kubesurface-bench: {pods} pods: kubesurface audit");
-            row.audit =
-                measure::run_measured(&kubesurface, &["audit", &file, "-o", "json"], None, None)
-                    .ok();
+            // Timed as connectivity is: the fastest of `repeat` runs.
+            for i in 0..a.repeat.max(1) {
+                eprintln!(
+                    "kubesurface-bench: {pods} pods: kubesurface audit (run {})",
+                    i + 1
+                );
+                let run = measure::run_measured(
+                    &kubesurface,
+                    &["audit", &file, "-o", "json"],
+                    None,
+                    None,
+                )
+                .ok();
+                let better = match (&row.audit, &run) {
+                    (None, _) => true,
+                    (Some(old), Some(new)) => new.wall < old.wall,
+                    (Some(_), None) => false,
+                };
+                if better {
+                    row.audit = run;
+                }
+            }
         }
         if let (true, Some(nca)) = (with_nca, nca.as_ref()) {
             let dir = input.nca_dir.clone().expect("nca dir");
