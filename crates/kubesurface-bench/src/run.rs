@@ -307,12 +307,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode, String> {
             .work_dir
             .join(format!("out-n{pods}-s{}-{}.json", a.seed, a.granularity));
         for i in 0..a.repeat.max(1) {
-            eprintln!(
-                "kubesurface-bench: {pods} pods: kubesurface connectivity (run {})",
-                i + 1
-            );
-            let run = measure::run_measured(
+            let run = timed_run(
                 &kubesurface,
+                pods,
+                i,
                 &[
                     "connectivity",
                     &file,
@@ -323,9 +321,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, String> {
                     "--stats",
                 ],
                 a.keep_output.then_some(out_path.as_path()),
-                None,
-            )
-            .map_err(|e| format!("{}: {e}", kubesurface.display()))?;
+            )?;
             if !run.success {
                 row.ks_error = Some(match run.code {
                     Some(c) => format!("exit {c}: {}", run.stderr.lines().last().unwrap_or("")),
@@ -343,17 +339,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode, String> {
         if audit {
             // Timed as connectivity is: the fastest of `repeat` runs.
             for i in 0..a.repeat.max(1) {
-                eprintln!(
-                    "kubesurface-bench: {pods} pods: kubesurface audit (run {})",
-                    i + 1
-                );
-                let run = measure::run_measured(
-                    &kubesurface,
-                    &["audit", &file, "-o", "json"],
-                    None,
-                    None,
-                )
-                .ok();
+                let run =
+                    timed_run(&kubesurface, pods, i, &["audit", &file, "-o", "json"], None).ok();
                 let better = match (&row.audit, &run) {
                     (None, _) => true,
                     (Some(old), Some(new)) => new.wall < old.wall,
@@ -624,4 +611,22 @@ fn render(rows: &[Row], audit: bool, nca: bool, compare: bool, granularity: &str
         let _ = writeln!(s, "| {} |", cells.join(" | "));
     }
     s
+}
+
+/// One timed kubesurface run (`args`, the subcommand first), announced on stderr as run
+/// `i + 1` of its kind.
+fn timed_run(
+    kubesurface: &Path,
+    pods: usize,
+    i: usize,
+    args: &[&str],
+    stdout_to: Option<&Path>,
+) -> Result<ChildRun, String> {
+    eprintln!(
+        "kubesurface-bench: {pods} pods: kubesurface {} (run {})",
+        args[0],
+        i + 1
+    );
+    measure::run_measured(kubesurface, args, stdout_to, None)
+        .map_err(|e| format!("{}: {e}", kubesurface.display()))
 }
