@@ -28,12 +28,7 @@ pub fn load(input: &InputArgs) -> Result<Loaded, String> {
     let loaded = if input.paths.is_empty() {
         crate::live::load(&input.live)?
     } else {
-        let texts = kubesurface_ingest::read_inputs(&input.paths).map_err(|e| e.to_string())?;
-        let loaded = kubesurface_ingest::load_texts(&texts).map_err(|e| e.to_string())?;
-        // The model owns its text: unmapping the inputs now would stop every thread to
-        // flush its view of them, in the middle of the run; process exit drops them whole.
-        leave(texts);
-        loaded
+        kubesurface_ingest::load_paths(&input.paths).map_err(|e| e.to_string())?
     };
     for w in &loaded.warnings {
         eprintln!("kubesurface: warning: {w}");
