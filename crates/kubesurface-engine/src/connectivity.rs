@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 use crate::engine::{Engine, PeerId};
 use crate::matrix::{EMPTY, FULL, Matrix, VerdictId};
 use crate::portset::PortSet;
+use crate::touched::TouchedSet;
 
 /// Which objects the matrix is between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,14 +158,14 @@ impl UnionMemo {
 /// sparse rows of its source signatures: `EMPTY` means untouched.
 struct Accumulator {
     verdict: Vec<VerdictId>,
-    touched: Vec<u32>,
+    touched: TouchedSet,
 }
 
 impl Accumulator {
     fn new(groups: usize) -> Self {
         Accumulator {
             verdict: vec![EMPTY; groups],
-            touched: Vec::new(),
+            touched: TouchedSet::new(groups),
         }
     }
 
@@ -175,7 +176,7 @@ impl Accumulator {
         match *slot {
             EMPTY => {
                 *slot = id;
-                self.touched.push(gd);
+                self.touched.insert(gd);
             }
             UNION => {}
             current => *slot = memo.get(current, id).unwrap_or(UNION),
@@ -186,7 +187,7 @@ impl Accumulator {
     fn set_full(&mut self, gd: u32) {
         let slot = &mut self.verdict[gd as usize];
         if *slot == EMPTY {
-            self.touched.push(gd);
+            self.touched.insert(gd);
         }
         *slot = FULL;
     }
@@ -194,10 +195,10 @@ impl Accumulator {
     /// The touched destinations in order, without `skip`, and whether any is a `UNION`
     /// still to compute; resets.
     fn take(&mut self, skip: u32) -> (Vec<(u32, VerdictId)>, bool) {
-        self.touched.sort_unstable();
-        let mut found = Vec::with_capacity(self.touched.len());
+        self.touched.sort();
+        let mut found = Vec::with_capacity(self.touched.as_slice().len());
         let mut unions = false;
-        for &gd in &self.touched {
+        for &gd in self.touched.as_slice() {
             let id = std::mem::replace(&mut self.verdict[gd as usize], EMPTY);
             if gd != skip {
                 unions |= id == UNION;

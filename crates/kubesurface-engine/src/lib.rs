@@ -19,6 +19,7 @@ pub mod portset;
 pub mod selector;
 mod settings;
 pub mod tiered;
+mod touched;
 
 pub use engine::{Engine, PeerId};
 pub use portset::{PortSet, RangeSet};

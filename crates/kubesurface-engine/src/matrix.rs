@@ -24,6 +24,7 @@ use crate::engine::{Engine, PeerId};
 use crate::partition::{Partition, distinct_sets};
 use crate::portset::{MAX_PORT, PortSet};
 use crate::tiered::Step;
+use crate::touched::TouchedSet;
 
 /// An interned verdict.
 pub type VerdictId = u32;
@@ -504,8 +505,8 @@ impl<'e, 'c> Matrix<'e, 'c> {
                         or_into(egress.slot(ds, words), self.egress_rule_mask(r, ds));
                     }
                 }
-                egress.touched.sort_unstable();
-                for &ds in &egress.touched {
+                egress.touched.sort();
+                for &ds in egress.touched.as_slice() {
                     let allowed = if self.open[ds as usize] {
                         full.as_slice()
                     } else {
@@ -523,8 +524,8 @@ impl<'e, 'c> Matrix<'e, 'c> {
             }
             None => {
                 // Open destinations (all of the row) merged with the scattered ones.
-                ingress.touched.sort_unstable();
-                let mut scattered = ingress.touched.iter().peekable();
+                ingress.touched.sort();
+                let mut scattered = ingress.touched.as_slice().iter().peekable();
                 for &ds in &self.open_dsts {
                     while let Some(&&t) = scattered.peek().filter(|&&&t| t < ds) {
                         scattered.next();
@@ -842,26 +843,21 @@ impl Scratch {
 /// touched and cleared after the row, so a row costs what its rules touch.
 struct SparseMasks {
     masks: Vec<u64>,
-    marked: Vec<bool>,
-    touched: Vec<u32>,
+    touched: TouchedSet,
 }
 
 impl SparseMasks {
     fn new(dsts: usize, words: usize) -> Self {
         SparseMasks {
             masks: vec![0; dsts * words],
-            marked: vec![false; dsts],
-            touched: Vec::new(),
+            touched: TouchedSet::new(dsts),
         }
     }
 
     /// The slot of `ds`, touched.
     fn slot(&mut self, ds: u32, words: usize) -> &mut [u64] {
+        self.touched.insert(ds);
         let d = ds as usize;
-        if !self.marked[d] {
-            self.marked[d] = true;
-            self.touched.push(ds);
-        }
         &mut self.masks[d * words..(d + 1) * words]
     }
 
@@ -873,9 +869,8 @@ impl SparseMasks {
 
     /// Zeroes the touched slots.
     fn clear(&mut self, words: usize) {
-        for &ds in &self.touched {
+        for &ds in self.touched.as_slice() {
             let d = ds as usize;
-            self.marked[d] = false;
             self.masks[d * words..(d + 1) * words].fill(0);
         }
         self.touched.clear();
