@@ -73,8 +73,13 @@ pub struct JsonRenderer {
     line: Vec<u8>,
     /// The settings the verdicts used, written as the optional `settings` object.
     settings: Option<String>,
-    /// Group names as JSON string literals, by group id, for batches.
-    quoted: Vec<Box<[u8]>>,
+    /// Per group, for batches: the start of a line naming it as the source,
+    /// `,\n{"src":"<name>","dst":`.
+    src_open: Vec<Box<[u8]>>,
+    /// Per group, for batches: its name as the destination, `"<name>","allowed":`.
+    dst_mid: Vec<Box<[u8]>>,
+    /// Per verdict id, for batches: the end of a line, `{"TCP":…}}`.
+    allowed_close: Vec<Box<[u8]>>,
 }
 
 /// Pairs a batch is written in at a time, rendered in parallel pieces of [`PIECE`].
@@ -125,7 +130,8 @@ impl ConnectivityRenderer for JsonRenderer {
         self.src.clear();
         self.src_text.clear();
         // Name literals belong to one run's groups.
-        self.quoted.clear();
+        self.src_open.clear();
+        self.dst_mid.clear();
         write!(
             out,
             "{{\"schema\":\"{CONNECTIVITY_SCHEMA}\",\"granularity\":\"{}\",",
@@ -167,43 +173,55 @@ impl ConnectivityRenderer for JsonRenderer {
     }
 
     fn connections(&mut self, out: &mut dyn Write, batch: &ConnectionBatch<'_>) -> io::Result<()> {
-        if self.quoted.len() != batch.group_count() {
-            self.quoted = (0..batch.group_count())
+        if self.src_open.len() != batch.group_count() {
+            (self.src_open, self.dst_mid) = (0..batch.group_count())
                 .into_par_iter()
                 .map(|g| {
-                    let mut text = Vec::new();
-                    push_string(&mut text, batch.name(g as u32));
-                    text.into_boxed_slice()
+                    let mut name = Vec::new();
+                    push_string(&mut name, batch.name(g as u32));
+                    let src_open = [&b",\n{\"src\":"[..], &name, b",\"dst\":"].concat();
+                    let dst_mid = [&name[..], b",\"allowed\":"].concat();
+                    (src_open.into_boxed_slice(), dst_mid.into_boxed_slice())
                 })
-                .collect();
+                .unzip();
         }
         for (verdict, allowed) in batch.verdicts() {
-            remember_allowed(&mut self.allowed, verdict, allowed);
+            let text = remember_allowed(&mut self.allowed, verdict, allowed);
+            let slot = verdict as usize;
+            if self.allowed_close.len() <= slot {
+                self.allowed_close.resize(slot + 1, Box::default());
+            }
+            if self.allowed_close[slot].is_empty() {
+                self.allowed_close[slot] = [text.as_bytes(), b"}"].concat().into_boxed_slice();
+            }
         }
-        let (quoted, allowed) = (&self.quoted, &self.allowed);
+        let (src_open, dst_mid, close) = (&self.src_open, &self.dst_mid, &self.allowed_close);
         for window in batch.pairs().chunks(WINDOW) {
-            let first = self.first;
+            // The very first line of the array has no separator before it.
+            let skip = usize::from(self.first);
             self.first = false;
             let pieces: Vec<Vec<u8>> = window
                 .par_chunks(PIECE)
-                .enumerate()
-                .map(|(k, pairs)| {
-                    let mut text = Vec::with_capacity(pairs.len() * 128);
-                    for (i, &(src, dst, verdict)) in pairs.iter().enumerate() {
-                        let allowed = allowed[verdict as usize].as_deref().unwrap_or_default();
-                        push_line(
-                            &mut text,
-                            first && k == 0 && i == 0,
-                            &quoted[src as usize],
-                            &quoted[dst as usize],
-                            allowed.as_bytes(),
-                        );
+                .map(|pairs| {
+                    let size: usize = pairs
+                        .iter()
+                        .map(|&(src, dst, verdict)| {
+                            src_open[src as usize].len()
+                                + dst_mid[dst as usize].len()
+                                + close[verdict as usize].len()
+                        })
+                        .sum();
+                    let mut text = Vec::with_capacity(size);
+                    for &(src, dst, verdict) in pairs {
+                        text.extend_from_slice(&src_open[src as usize]);
+                        text.extend_from_slice(&dst_mid[dst as usize]);
+                        text.extend_from_slice(&close[verdict as usize]);
                     }
                     text
                 })
                 .collect();
-            for piece in &pieces {
-                out.write_all(piece)?;
+            for (k, piece) in pieces.iter().enumerate() {
+                out.write_all(&piece[if k == 0 { skip } else { 0 }..])?;
             }
         }
         Ok(())
