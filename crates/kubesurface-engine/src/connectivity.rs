@@ -421,40 +421,47 @@ pub fn for_each_connection_batch(
 
     let mut portsets: Vec<Option<PortSet>> = Vec::new();
     let mut allowed_pairs = 0;
-    let chunks = chunk_ranges(groups.len());
-    let mut pending = compute(chunks.first().map_or(&[][..], Vec::as_slice));
-    let mut figures = pending.stats;
-    for k in 0..chunks.len() {
-        let current = std::mem::take(&mut pending);
-        for (id, set) in current.portsets {
-            let idx = id as usize;
-            if portsets.len() <= idx {
-                portsets.resize(idx + 1, None);
+    let mut chunks = chunk_ranges(groups.len());
+    if chunks.is_empty() {
+        // No groups: one empty chunk still reports the matrix's figures.
+        chunks.push(Vec::new());
+    }
+    let mut figures = Default::default();
+    // One worker computes the chunks in order, each while the one before it is emitted
+    // here (a rendezvous channel: never more than one chunk ahead). One thread for the
+    // whole run keeps its allocator's memory in use from chunk to chunk, where a thread
+    // per chunk started on fresh pages each time.
+    std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<ChunkPairs>(0);
+        let worker = scope.spawn(move || {
+            for chunk in &chunks {
+                if sender.send(compute(chunk)).is_err() {
+                    break;
+                }
             }
-            portsets[idx] = Some(set);
-        }
-        let mut emit_all = |pairs: &[(u32, u32, VerdictId)]| {
-            allowed_pairs += pairs.len();
-            if !pairs.is_empty() {
+        });
+        for current in receiver {
+            figures = current.stats;
+            for (id, set) in current.portsets {
+                let idx = id as usize;
+                if portsets.len() <= idx {
+                    portsets.resize(idx + 1, None);
+                }
+                portsets[idx] = Some(set);
+            }
+            allowed_pairs += current.pairs.len();
+            if !current.pairs.is_empty() {
                 emit(&ConnectionBatch {
                     groups: &groups,
-                    pairs,
+                    pairs: &current.pairs,
                     portsets: &portsets,
                 });
             }
-        };
-        match chunks.get(k + 1) {
-            Some(next) => std::thread::scope(|scope| {
-                let worker = scope.spawn(|| compute(next));
-                emit_all(&current.pairs);
-                pending = worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                figures = pending.stats;
-            }),
-            None => emit_all(&current.pairs),
         }
-    }
+        if let Err(panic) = worker.join() {
+            std::panic::resume_unwind(panic);
+        }
+    });
     let (distinct_verdicts, (src_sigs, dst_sigs)) = figures;
     Stats {
         classes: class_count,
