@@ -162,13 +162,15 @@ impl Classes {
             .collect();
         groups.par_sort_unstable_by_key(|members| members[0]);
         let mut class_of = vec![0u32; cluster.endpoints.len()];
+        for (id, members) in groups.iter().enumerate() {
+            for &m in members {
+                class_of[m as usize] = id as u32;
+            }
+        }
+        // Each class copies its key's labels and names: built in parallel, in order.
         let classes: Vec<EndpointClass> = groups
-            .into_iter()
-            .enumerate()
-            .map(|(id, members)| {
-                for &m in &members {
-                    class_of[m as usize] = id as u32;
-                }
+            .into_par_iter()
+            .map(|members| {
                 let first = members[0] as usize;
                 let key = &endpoint_keys[first];
                 EndpointClass {
