@@ -428,9 +428,7 @@ pub fn for_each_connection_batch(
     }
     let mut figures = Default::default();
     // One worker computes the chunks in order, each while the one before it is emitted
-    // here (a rendezvous channel: never more than one chunk ahead). One thread for the
-    // whole run keeps its allocator's memory in use from chunk to chunk, where a thread
-    // per chunk started on fresh pages each time.
+    // here (a rendezvous channel: never more than one chunk ahead).
     std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<ChunkPairs>(0);
         let worker = scope.spawn(move || {

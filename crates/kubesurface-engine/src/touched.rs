@@ -3,8 +3,9 @@
 
 /// Indices below a fixed bound, kept both as a bitmap and as a list.
 ///
-/// Rows of the connectivity matrix touch a few hundred of thousands of slots; reading them
-/// back in order by sorting the list costs more than computing them. With the bitmap, the
+/// At 100,000 pods a row of the connectivity matrix touches hundreds to thousands of its
+/// ten thousand destination slots; reading them back in order by sorting the list cost
+/// more than computing them. With the bitmap, the
 /// order comes from one pass over `bound / 64` words when many are touched, and from a
 /// sort of the list only when few are.
 #[derive(Debug, Clone)]
