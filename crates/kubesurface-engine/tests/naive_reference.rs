@@ -795,13 +795,18 @@ fn compare(cluster: &Cluster, settings: Settings, random_ips: &[u32]) -> Vec<Str
     diffs
 }
 
+/// The number of cases a property runs: `PROPTEST_CASES` when set, else `default`.
+fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
     // 256 cases by default (a few seconds in debug); `PROPTEST_CASES=20000` for a deep run.
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(256),
+        cases: proptest_cases(256),
         max_shrink_iters: 4096,
         ..ProptestConfig::default()
     })]
@@ -862,10 +867,7 @@ fn rows_independent_of_order(cluster: &Cluster, settings: Settings) -> Result<()
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(64),
+        cases: proptest_cases(64),
         ..ProptestConfig::default()
     })]
 
