@@ -5,8 +5,11 @@
 //!   kubesurface binary on each size, print a table.
 //! - `compare-nca --pods N`: the answers of kubesurface and IBM network-config-analyzer on
 //!   the same cluster, pair by pair.
+//! - `floor FILE`: map, check and skip a generated List on all cores, nothing else: the
+//!   least a serde_json-based reader can take (`run` times it as a process of its own).
 
 mod compare;
+mod floor;
 mod measure;
 mod rng;
 mod run;
@@ -35,6 +38,12 @@ enum Command {
     Run(run::RunArgs),
     /// Compare kubesurface's and NCA's allowed connections on one generated cluster.
     CompareNca(compare::CompareArgs),
+    /// Map FILE, check it is UTF-8 and skip every item of its List on all cores, nothing
+    /// else: the floor under any serde_json-based reader's time.
+    Floor {
+        /// A List as `gen` writes it.
+        file: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -62,11 +71,29 @@ struct GenArgs {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some(measure::LAUNCHER) && argv.len() >= 4 {
+        let (report, program) = (PathBuf::from(&argv[2]), PathBuf::from(&argv[3]));
+        return match measure::launch(&report, &program, &argv[4..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kubesurface-bench: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Gen(a) => gen_cmd(a),
         Command::Run(a) => run::run(a),
         Command::CompareNca(a) => compare::compare_cmd(a),
+        Command::Floor { file } => floor::floor(&file).map(|s| {
+            eprintln!(
+                "kubesurface-bench: floor: {} items skipped in {} pieces",
+                s.items, s.pieces
+            );
+            ExitCode::SUCCESS
+        }),
     };
     match result {
         Ok(code) => code,

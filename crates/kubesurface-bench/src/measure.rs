@@ -1,10 +1,13 @@
-//! Running a child process and measuring its wall time and peak RSS.
+//! Running a child process and measuring its wall time, CPU time and peak RSS.
 //!
-//! With GNU time at `/usr/bin/time` each child runs under `time -f "%e %M" -o FILE`, which
-//! reports that child's own peak RSS. Without it the wall time is taken here and the peak
-//! RSS comes from `getrusage(RUSAGE_CHILDREN)`, which is the largest peak of every child
-//! waited for so far: exact for the first child and for any child that grows past the
-//! earlier ones, and marked as an upper bound otherwise.
+//! The program is started by a small launcher (this binary's hidden `__measure` command),
+//! which spawns it, reaps it with `wait4` and writes a report: the wall time from just
+//! before the spawn to the reaping, and the resource usage `wait4` hands back — the
+//! program's CPU time and peak RSS (and those of any children it waited for, such as the
+//! program under `timeout`). The launcher's own start is outside the wall time (GNU time's
+//! `%e` includes it: ≈2 ms on the benchmark machine), and the peak RSS is the program's:
+//! Linux counts the RSS of the process that `exec`s into the program's peak, so the
+//! launcher has to be small — the benchmark itself holds the inputs it parsed.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -17,41 +20,17 @@ pub struct ChildRun {
     pub success: bool,
     /// Exit code, or None when killed by a signal.
     pub code: Option<i32>,
-    /// Wall time.
+    /// Wall time, from before the spawn to the reaping.
     pub wall: Duration,
-    /// User + system CPU time of the child (GNU time only): less sensitive than wall time
-    /// to other work on the machine.
+    /// User + system CPU time of the child: less sensitive than wall time to other work on
+    /// the machine.
     pub cpu: Option<Duration>,
     /// Peak resident set size, KiB.
     pub max_rss_kib: Option<u64>,
-    /// True when `max_rss_kib` is only an upper bound (getrusage fallback).
-    pub rss_upper_bound: bool,
     /// The child's stderr.
     pub stderr: String,
     /// Stopped by the timeout.
     pub timed_out: bool,
-}
-
-const GNU_TIME: &str = "/usr/bin/time";
-
-fn gnu_time_available() -> bool {
-    Path::new(GNU_TIME).exists()
-        && Command::new(GNU_TIME)
-            .args(["-f", "%M", "true"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-}
-
-fn children_max_rss_kib() -> u64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    unsafe {
-        let mut ru: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
-        ru.ru_maxrss as u64
-    }
 }
 
 const TIMEOUT: &str = "/usr/bin/timeout";
@@ -85,68 +64,98 @@ pub fn run_measured(
 }
 
 fn run_inner(program: &Path, args: &[&str], stdout: Stdio) -> std::io::Result<ChildRun> {
-    if gnu_time_available() {
-        let report = tempfile_path("time");
-        let mut cmd = Command::new(GNU_TIME);
-        cmd.arg("-f")
-            .arg("%e %M %U %S")
-            .arg("-o")
-            .arg(&report)
-            .arg(program)
-            .args(args)
-            .stdout(stdout)
-            .stderr(Stdio::piped());
-        let start = Instant::now();
-        let out = cmd.output()?;
-        let wall = start.elapsed();
-        let text = std::fs::read_to_string(&report).unwrap_or_default();
-        let _ = std::fs::remove_file(&report);
-        // GNU time writes "Command exited with non-zero status N" before the figures.
-        let last = text.lines().last().unwrap_or("");
-        let mut it = last.split_whitespace();
-        let _elapsed = it.next();
-        let rss = it.next().and_then(|s| s.parse::<u64>().ok());
-        let user = it.next().and_then(|s| s.parse::<f64>().ok());
-        let sys = it.next().and_then(|s| s.parse::<f64>().ok());
-        let cpu = match (user, sys) {
-            (Some(u), Some(s)) => Some(Duration::from_secs_f64(u + s)),
-            _ => None,
+    let report = tempfile_path("measure");
+    let out = Command::new(std::env::current_exe()?)
+        .arg(LAUNCHER)
+        .arg(&report)
+        .arg(program)
+        .args(args)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()?;
+    let text = std::fs::read_to_string(&report);
+    let _ = std::fs::remove_file(&report);
+    let figures = text.ok().and_then(|t| Report::parse(&t)).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "{}: not measured: {}",
+            program.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    })?;
+    Ok(ChildRun {
+        success: figures.code == Some(0),
+        code: figures.code,
+        wall: figures.wall,
+        cpu: Some(figures.cpu),
+        max_rss_kib: Some(figures.max_rss_kib),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        timed_out: false,
+    })
+}
+
+/// The hidden command that runs one measured program: `__measure REPORT PROGRAM ARGS…`.
+pub const LAUNCHER: &str = "__measure";
+
+/// What the launcher writes: `wall_ns cpu_ns max_rss_kib exit_code` (`-` when killed).
+#[derive(Debug, PartialEq)]
+struct Report {
+    wall: Duration,
+    cpu: Duration,
+    max_rss_kib: u64,
+    code: Option<i32>,
+}
+
+impl Report {
+    fn render(&self) -> String {
+        let code = self.code.map_or("-".to_string(), |c| c.to_string());
+        format!(
+            "{} {} {} {code}\n",
+            self.wall.as_nanos(),
+            self.cpu.as_nanos(),
+            self.max_rss_kib
+        )
+    }
+
+    fn parse(text: &str) -> Option<Report> {
+        let mut it = text.split_whitespace();
+        let mut nanos =
+            || -> Option<Duration> { Some(Duration::from_nanos(it.next()?.parse().ok()?)) };
+        let wall = nanos()?;
+        let cpu = nanos()?;
+        let max_rss_kib = it.next()?.parse().ok()?;
+        let code = match it.next()? {
+            "-" => None,
+            c => Some(c.parse().ok()?),
         };
-        let code = text
-            .lines()
-            .find_map(|l| l.strip_prefix("Command exited with non-zero status "))
-            .and_then(|s| s.trim().parse::<i32>().ok())
-            .or(out.status.code());
-        let killed = text.contains("Command terminated by signal");
-        Ok(ChildRun {
-            success: out.status.success(),
-            code: if killed { None } else { code },
+        Some(Report {
             wall,
             cpu,
-            max_rss_kib: rss,
-            rss_upper_bound: false,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            timed_out: false,
-        })
-    } else {
-        let start = Instant::now();
-        let out = Command::new(program)
-            .args(args)
-            .stdout(stdout)
-            .stderr(Stdio::piped())
-            .output()?;
-        let wall = start.elapsed();
-        Ok(ChildRun {
-            success: out.status.success(),
-            code: out.status.code(),
-            wall,
-            cpu: None,
-            max_rss_kib: Some(children_max_rss_kib()),
-            rss_upper_bound: true,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            timed_out: false,
+            max_rss_kib,
+            code,
         })
     }
+}
+
+/// The launcher: runs `program args…` with this process's stdout and stderr, and writes its
+/// [`Report`] to `report`.
+pub fn launch(report: &Path, program: &Path, args: &[String]) -> Result<(), String> {
+    let start = Instant::now();
+    let child = Command::new(program)
+        .args(args)
+        .spawn()
+        .map_err(|e| format!("{}: {e}", program.display()))?;
+    let pid = libc::pid_t::try_from(child.id()).map_err(|e| e.to_string())?;
+    let (status, usage) = reap(pid).map_err(|e| e.to_string())?;
+    let wall = start.elapsed();
+    let time =
+        |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
+    let figures = Report {
+        wall,
+        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        max_rss_kib: usage.ru_maxrss as u64,
+        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+    };
+    std::fs::write(report, figures.render()).map_err(|e| format!("{}: {e}", report.display()))
 }
 
 fn tempfile_path(tag: &str) -> std::path::PathBuf {
@@ -157,6 +166,25 @@ fn tempfile_path(tag: &str) -> std::path::PathBuf {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ))
+}
+
+/// Waits for child `pid`: its wait status and resource usage.
+fn reap(pid: libc::pid_t) -> std::io::Result<(libc::c_int, libc::rusage)> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: wait4 writes only into the status and rusage we pass; the rusage is plain
+    // data, valid zeroed.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: as above; `pid` is our own unreaped child.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            return Ok((status, usage));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }
 
 /// Parses a Rust `Debug` duration: `12.3ms`, `1.2s`, `850µs`, `10ns`.
@@ -218,6 +246,31 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reports_round_trip() {
+        let r = Report {
+            wall: Duration::from_nanos(12_345_678),
+            cpu: Duration::from_micros(20_001),
+            max_rss_kib: 47_000,
+            code: Some(1),
+        };
+        assert_eq!(Report::parse(&r.render()), Some(r));
+        let killed = Report::parse("5 6 7 -\n").expect("valid");
+        assert_eq!(killed.code, None);
+        assert_eq!(Report::parse("5 6"), None);
+    }
+
+    #[test]
+    fn the_launcher_measures_a_child() {
+        let report = tempfile_path("test");
+        let script = "head -c 50000000 /dev/zero | tail -c 1 >/dev/null; exit 3".to_string();
+        launch(&report, Path::new("/bin/sh"), &["-c".to_string(), script]).expect("sh runs");
+        let r = Report::parse(&std::fs::read_to_string(&report).expect("written")).expect("valid");
+        let _ = std::fs::remove_file(&report);
+        assert_eq!(r.code, Some(3));
+        assert!(r.max_rss_kib > 0 && r.wall > Duration::ZERO, "{r:?}");
+    }
 
     #[test]
     fn durations() {

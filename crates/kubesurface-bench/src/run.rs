@@ -199,6 +199,8 @@ struct Row {
     nca: Option<ChildRun>,
     nca_error: Option<String>,
     compare: Option<String>,
+    /// The fastest `floor` process (map, check and skip the input on all cores).
+    floor: Option<Duration>,
     /// 1-minute load average just before kubesurface ran (others' work skews timings).
     loadavg: Option<f64>,
 }
@@ -214,7 +216,7 @@ fn loadavg() -> Option<f64> {
 
 fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s < 0.01 {
+    if s < 0.1 {
         format!("{:.1} ms", s * 1000.0)
     } else if s < 10.0 {
         format!("{s:.2} s")
@@ -223,13 +225,9 @@ fn secs(d: Duration) -> String {
     }
 }
 
-fn mib(kib: Option<u64>, upper: bool) -> String {
+fn mib(kib: Option<u64>) -> String {
     match kib {
-        Some(k) => format!(
-            "{}{:.0} MiB",
-            if upper { "≤" } else { "" },
-            k as f64 / 1024.0
-        ),
+        Some(k) => format!("{:.0} MiB", k as f64 / 1024.0),
         None => "-".to_string(),
     }
 }
@@ -302,6 +300,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, String> {
         eprintln!("kubesurface-bench: {pods} pods: parse baseline");
         row.parse = Some(parse_baseline(&input.file)?);
 
+        row.floor = time_floor(&input.file, a.repeat.max(1));
         row.loadavg = loadavg();
         let out_path = a
             .work_dir
@@ -438,7 +437,7 @@ fn print_row_progress(r: &Row) {
             "kubesurface-bench: {} pods: kubesurface {:.2}s {}; {}",
             r.pods,
             ks.wall.as_secs_f64(),
-            mib(ks.max_rss_kib, ks.rss_upper_bound),
+            mib(ks.max_rss_kib),
             r.stats
                 .as_ref()
                 .map(|s| s
@@ -455,7 +454,7 @@ fn print_row_progress(r: &Row) {
             "kubesurface-bench: {} pods: nca {:.2}s {}",
             r.pods,
             n.wall.as_secs_f64(),
-            mib(n.max_rss_kib, n.rss_upper_bound)
+            mib(n.max_rss_kib)
         );
     }
 }
@@ -473,6 +472,7 @@ fn row_json(r: &Row) -> serde_json::Value {
         "parse_read_s": dur_json(r.parse.as_ref().map(|p| p.read)),
         "parse_tokenize_s": dur_json(r.parse.as_ref().map(|p| p.tokenize)),
         "parse_value_s": dur_json(r.parse.as_ref().map(|p| p.dom)),
+        "floor_wall_s": dur_json(r.floor),
         "kubesurface_wall_s": dur_json(r.ks.as_ref().map(|k| k.wall)),
         "kubesurface_max_rss_kib": r.ks.as_ref().and_then(|k| k.max_rss_kib),
         "kubesurface_cpu_s": dur_json(r.ks.as_ref().and_then(|k| k.cpu)),
@@ -495,6 +495,7 @@ fn render(rows: &[Row], audit: bool, nca: bool, compare: bool, granularity: &str
         "pods".to_string(),
         "input".to_string(),
         "JSON tokenize / Value".to_string(),
+        "floor".to_string(),
         "load".to_string(),
         "compile".to_string(),
         "matrix+output".to_string(),
@@ -512,6 +513,7 @@ fn render(rows: &[Row], audit: bool, nca: bool, compare: bool, granularity: &str
         head.push("NCA CPU".to_string());
         head.push("NCA RSS".to_string());
         head.push("NCA / kubesurface (wall / CPU)".to_string());
+        head.push("NCA / floor (wall)".to_string());
     }
     if compare {
         head.push("same answer (pod level)".to_string());
@@ -534,6 +536,7 @@ fn render(rows: &[Row], audit: bool, nca: bool, compare: bool, granularity: &str
                 .as_ref()
                 .map(|p| format!("{} / {}", secs(p.tokenize), secs(p.dom)))
                 .unwrap_or_default(),
+            opt(r.floor),
             opt(d("load")),
             opt(d("compile")),
             opt(engine),
@@ -548,7 +551,7 @@ fn render(rows: &[Row], audit: bool, nca: bool, compare: bool, granularity: &str
                 .map(secs)
                 .unwrap_or_else(|| "-".to_string()),
             r.ks.as_ref()
-                .map(|k| mib(k.max_rss_kib, k.rss_upper_bound))
+                .map(|k| mib(k.max_rss_kib))
                 .unwrap_or_default(),
             st.and_then(|s| s.count("classes"))
                 .map(|c| c.to_string())
@@ -559,11 +562,7 @@ fn render(rows: &[Row], audit: bool, nca: bool, compare: bool, granularity: &str
             match (&r.audit, audit) {
                 // Exit 1 means findings at or above --fail-on, not a failure to run.
                 (Some(a), _) if matches!(a.code, Some(0 | 1)) => {
-                    format!(
-                        "{} / {}",
-                        secs(a.wall),
-                        mib(a.max_rss_kib, a.rss_upper_bound)
-                    )
+                    format!("{} / {}", secs(a.wall), mib(a.max_rss_kib))
                 }
                 (Some(_), _) => "failed".to_string(),
                 (None, true) => "-".to_string(),
@@ -578,11 +577,12 @@ fn render(rows: &[Row], audit: bool, nca: bool, compare: bool, granularity: &str
                     cells.push("-".into());
                     cells.push("-".into());
                     cells.push("-".into());
+                    cells.push("-".into());
                 }
                 (Some(n), None) => {
                     cells.push(secs(n.wall));
                     cells.push(n.cpu.map(secs).unwrap_or_else(|| "-".into()));
-                    cells.push(mib(n.max_rss_kib, n.rss_upper_bound));
+                    cells.push(mib(n.max_rss_kib));
                     cells.push(match &r.ks {
                         Some(k) if r.ks_error.is_none() => {
                             let wall = n.wall.as_secs_f64() / k.wall.as_secs_f64().max(1e-6);
@@ -596,8 +596,15 @@ fn render(rows: &[Row], audit: bool, nca: bool, compare: bool, granularity: &str
                         }
                         _ => "-".into(),
                     });
+                    cells.push(match r.floor {
+                        Some(f) => {
+                            format!("{:.0}×", n.wall.as_secs_f64() / f.as_secs_f64().max(1e-6))
+                        }
+                        None => "-".into(),
+                    });
                 }
                 (None, None) => {
+                    cells.push(String::new());
                     cells.push(String::new());
                     cells.push(String::new());
                     cells.push(String::new());
@@ -629,4 +636,16 @@ fn timed_run(
     );
     measure::run_measured(kubesurface, args, stdout_to, None)
         .map_err(|e| format!("{}: {e}", kubesurface.display()))
+}
+
+/// The fastest of `repeat` runs of `kubesurface-bench floor FILE` as a process of its own
+/// (`None` when it cannot run: the figure is context, not a result).
+fn time_floor(file: &Path, repeat: usize) -> Option<Duration> {
+    let me = std::env::current_exe().ok()?;
+    let file = file.to_string_lossy();
+    (0..repeat)
+        .filter_map(|_| measure::run_measured(&me, &["floor", &file], None, None).ok())
+        .filter(|r| r.success)
+        .map(|r| r.wall)
+        .min()
 }
