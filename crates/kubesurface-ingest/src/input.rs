@@ -133,9 +133,9 @@ fn read_text(path: &Path) -> Result<Text, String> {
         // SAFETY: the map is read-only and private to this process; its bytes are checked
         // to be UTF-8 before use. Mapping fails cleanly (and the file is then read) where
         // the file system does not support it.
-        let mapped = unsafe { memmap2::MmapOptions::new().populate().map(&file) };
+        let mapped = unsafe { memmap2::MmapOptions::new().map(&file) };
         if let Ok(map) = mapped {
-            check_utf8(&map)?;
+            check_mapped_utf8(&map)?;
             return Ok(Text(Content::Mapped(map)));
         }
     }
@@ -148,18 +148,59 @@ fn read_text(path: &Path) -> Result<Text, String> {
         .map_err(|e| format!("not UTF-8 text: {e}"))
 }
 
-/// Bytes per piece when a large text is checked to be UTF-8 on several threads.
+/// Most bytes per piece when a large text is checked to be UTF-8 on several threads.
 const UTF8_PIECE: usize = 4 << 20;
 
-/// Checks that `bytes` are UTF-8, in pieces on the thread pool; the error is the one a
-/// check of the whole would give.
-fn check_utf8(bytes: &[u8]) -> Result<(), String> {
+/// Fewest bytes per piece: below this, a thread's start costs more than its share.
+const UTF8_MIN_PIECE: usize = 1 << 20;
+
+/// Checks that a mapped file is UTF-8, in pieces on the thread pool; the error is the one a
+/// check of the whole would give. Each piece first has its pages mapped in one call
+/// (`MADV_POPULATE_READ`, Linux 5.14+; elsewhere, or when refused, the check's reads fault
+/// them in): in parallel, unlike mapping the whole file up front, and far cheaper than a
+/// page fault per 64 KiB (at 100,000 pods, 426 MB: 0.17 s slower without it).
+fn check_mapped_utf8(map: &memmap2::Mmap) -> Result<(), String> {
+    let piece =
+        (map.len() / (2 * rayon::current_num_threads()).max(1)).clamp(UTF8_MIN_PIECE, UTF8_PIECE);
+    check_utf8_in_pieces(map, piece, |offset, len| populate(map, offset, len))
+}
+
+/// Checks `bytes` in pieces of about `piece` bytes on the thread pool, calling `before` with
+/// each piece's offset and length first; the error is the one a check of the whole gives.
+fn check_utf8_in_pieces(
+    bytes: &[u8],
+    piece: usize,
+    before: impl Fn(usize, usize) + Sync,
+) -> Result<(), String> {
     use rayon::prelude::*;
-    // Pieces start at a character's first byte (never at a continuation byte 0b10xxxxxx),
-    // so each piece is UTF-8 exactly when its part of the whole is.
+    let valid = piece_starts(bytes, piece).par_windows(2).all(|w| {
+        before(w[0], w[1] - w[0]);
+        std::str::from_utf8(&bytes[w[0]..w[1]]).is_ok()
+    });
+    if valid {
+        return Ok(());
+    }
+    std::str::from_utf8(bytes)
+        .map(drop)
+        .map_err(|e| format!("not UTF-8 text: {e}"))
+}
+
+/// Maps in the pages of `map[offset..offset + len]` ahead of reading them (a hint: a
+/// refusal only means the reads fault them in).
+fn populate(map: &memmap2::Mmap, offset: usize, len: usize) {
+    #[cfg(target_os = "linux")]
+    let _ = map.advise_range(memmap2::Advice::PopulateRead, offset, len);
+    #[cfg(not(target_os = "linux"))]
+    let _ = (map, offset, len);
+}
+
+/// Where the pieces of about `piece` bytes start, and the end: each start is a character's
+/// first byte (never a continuation byte 0b10xxxxxx), so each piece is UTF-8 exactly when
+/// its part of the whole is.
+fn piece_starts(bytes: &[u8], piece: usize) -> Vec<usize> {
     let mut starts = vec![0];
     while let Some(&last) = starts.last() {
-        let mut at = last + UTF8_PIECE;
+        let mut at = last + piece;
         if at >= bytes.len() {
             break;
         }
@@ -169,15 +210,7 @@ fn check_utf8(bytes: &[u8]) -> Result<(), String> {
         starts.push(at);
     }
     starts.push(bytes.len());
-    let valid = starts
-        .par_windows(2)
-        .all(|w| std::str::from_utf8(&bytes[w[0]..w[1]]).is_ok());
-    if valid {
-        return Ok(());
-    }
-    std::str::from_utf8(bytes)
-        .map(drop)
-        .map_err(|e| format!("not UTF-8 text: {e}"))
+    starts
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), IngestError> {
@@ -231,6 +264,28 @@ mod tests {
             assert!(format!("{:?}", read[0].text).contains(how), "{len}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn check_utf8(bytes: &[u8]) -> Result<(), String> {
+        check_utf8_in_pieces(bytes, UTF8_PIECE, |_, _| ())
+    }
+
+    #[test]
+    fn pieces_cover_the_text_once_and_are_each_announced() {
+        let text = "\u{1F600}".repeat(1000);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let record = |offset, len| seen.lock().unwrap().push((offset, len));
+        assert_eq!(check_utf8_in_pieces(text.as_bytes(), 999, record), Ok(()));
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort();
+        assert!(seen.len() > 3, "{seen:?}");
+        let mut at = 0;
+        for (offset, len) in seen {
+            assert_eq!(offset, at);
+            assert!(text.is_char_boundary(offset));
+            at += len;
+        }
+        assert_eq!(at, text.len());
     }
 
     #[test]
