@@ -1,9 +1,10 @@
 //! Joins typed objects into the cluster: implicit namespaces, ownership chains, workload
 //! representatives, deterministic order.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use kubesurface_model::{Cluster, Endpoint, METADATA_NAME_LABEL, Namespace, Source, WorkloadRef};
 
@@ -20,8 +21,9 @@ fn controller(refs: &[OwnerReference]) -> Option<&OwnerReference> {
 }
 
 /// Workloads by (namespace, kind, name), borrowed (lookups allocate nothing), with their
-/// positions in the sorted workload list.
-type WorkloadIndex<'a> = HashMap<(&'a str, &'a str, &'a str), (usize, &'a WorkloadObject)>;
+/// positions in the sorted workload list. Fx-hashed, as every map of names here: the keys
+/// come from the input, and each pod is looked up several times on its ownership chain.
+type WorkloadIndex<'a> = FxHashMap<(&'a str, &'a str, &'a str), (usize, &'a WorkloadObject)>;
 
 /// The controller reference of a workload in the input.
 fn owner_of<'a>(
@@ -74,7 +76,8 @@ pub fn assemble(
     let mut workloads: BTreeMap<(String, String, String), WorkloadObject> = BTreeMap::new();
     let mut ns_sources: BTreeMap<String, Source> = BTreeMap::new();
     // Keyed by `kind\0namespace\0name`: one allocation per object.
-    let mut seen: HashMap<String, (Source, usize)> = HashMap::with_capacity(parsed.len());
+    let mut seen: FxHashMap<String, (Source, usize)> =
+        FxHashMap::with_capacity_and_hasher(parsed.len(), Default::default());
     let current = std::cell::Cell::new(0usize);
     let mut duplicate =
         |kind: &str, ns: &str, name: &str, source: &Source, errors: &mut Vec<IngestError>| {
@@ -343,8 +346,11 @@ pub fn assemble(
     // Pods become endpoints in parallel, their fields moved, not copied. Each also names the
     // workloads on its ownership chain: those have pods, so they do not stand for
     // themselves.
-    let (pod_endpoints, owned): (Vec<Endpoint>, Vec<Vec<usize>>) = pods
-        .into_par_iter()
+    // Room for the workloads that stand for themselves, too: growing the endpoints later
+    // would copy them all into fresh memory.
+    let mut pod_endpoints: Vec<Endpoint> = Vec::with_capacity(pods.len() + workloads.len());
+    let mut owned: Vec<Vec<usize>> = Vec::with_capacity(pods.len());
+    pods.into_par_iter()
         .map(|pod| {
             let pod = *pod;
             let mut chain = Vec::new();
@@ -395,7 +401,7 @@ pub fn assemble(
             };
             (endpoint, chain)
         })
-        .unzip();
+        .unzip_into_vecs(&mut pod_endpoints, &mut owned);
     // A workload stands for itself when it is the top of its chain and no pod belongs to
     // it.
     let mut stands_for_itself: Vec<bool> = workloads
