@@ -113,7 +113,13 @@ fn source_of(name: &str) -> Source {
 
 fn read_file(path: &Path) -> Result<InputText, IngestError> {
     let name = path.display().to_string();
-    let text = read_text(path).map_err(|e| IngestError::new(source_of(&name), e))?;
+    let text = read_text(path).map_err(|(line, e)| {
+        let source = Source {
+            line,
+            ..source_of(&name)
+        };
+        IngestError::new(source, e)
+    })?;
     Ok(InputText {
         name: Arc::from(name),
         text,
@@ -125,27 +131,38 @@ fn read_file(path: &Path) -> Result<InputText, IngestError> {
 /// machine that hands freed memory back to its host, the larger cost of a big dump).
 const MAP_AT_LEAST: u64 = 1 << 20;
 
-/// A file's text: mapped when it is a large regular file, read otherwise.
-fn read_text(path: &Path) -> Result<Text, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+/// A file's text: mapped when it is a large regular file, read otherwise. The error comes
+/// with the line it is on (0 when it is not about a line).
+fn read_text(path: &Path) -> Result<Text, (u32, String)> {
+    let unreadable = |e: std::io::Error| (0, format!("cannot read: {e}"));
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
     if meta.is_file() && meta.len() >= MAP_AT_LEAST {
         // SAFETY: the map is read-only and private to this process; its bytes are checked
         // to be UTF-8 before use. Mapping fails cleanly (and the file is then read) where
         // the file system does not support it.
         let mapped = unsafe { memmap2::MmapOptions::new().map(&file) };
         if let Ok(map) = mapped {
-            check_mapped_utf8(&map)?;
+            check_mapped_utf8(&map).map_err(|e| not_utf8(&map, e))?;
             return Ok(Text(Content::Mapped(map)));
         }
     }
     let mut bytes = Vec::new();
-    (&file)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
+    (&file).read_to_end(&mut bytes).map_err(unreadable)?;
     String::from_utf8(bytes)
         .map(Text::from)
-        .map_err(|e| format!("not UTF-8 text: {e}"))
+        .map_err(|e| not_utf8(e.as_bytes(), e.utf8_error()))
+}
+
+/// The error for `bytes` that are not UTF-8: the line of the first bad byte, and the
+/// message.
+fn not_utf8(bytes: &[u8], e: std::str::Utf8Error) -> (u32, String) {
+    let before = &bytes[..e.valid_up_to()];
+    let line = 1 + memchr::memchr_iter(b'\n', before).count();
+    (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        format!("not UTF-8 text: {e}"),
+    )
 }
 
 /// Most bytes per piece when a large text is checked to be UTF-8 on several threads.
@@ -159,7 +176,7 @@ const UTF8_MIN_PIECE: usize = 1 << 20;
 /// (`MADV_POPULATE_READ`, Linux 5.14+; elsewhere, or when refused, the check's reads fault
 /// them in): in parallel, unlike mapping the whole file up front, and far cheaper than a
 /// page fault per 64 KiB (at 100,000 pods, 426 MB: 0.17 s slower without it).
-fn check_mapped_utf8(map: &memmap2::Mmap) -> Result<(), String> {
+fn check_mapped_utf8(map: &memmap2::Mmap) -> Result<(), std::str::Utf8Error> {
     let piece =
         (map.len() / (2 * rayon::current_num_threads()).max(1)).clamp(UTF8_MIN_PIECE, UTF8_PIECE);
     check_utf8_in_pieces(map, piece, |offset, len| populate(map, offset, len))
@@ -171,7 +188,7 @@ fn check_utf8_in_pieces(
     bytes: &[u8],
     piece: usize,
     before: impl Fn(usize, usize) + Sync,
-) -> Result<(), String> {
+) -> Result<(), std::str::Utf8Error> {
     use rayon::prelude::*;
     let valid = piece_starts(bytes, piece).par_windows(2).all(|w| {
         before(w[0], w[1] - w[0]);
@@ -180,9 +197,7 @@ fn check_utf8_in_pieces(
     if valid {
         return Ok(());
     }
-    std::str::from_utf8(bytes)
-        .map(drop)
-        .map_err(|e| format!("not UTF-8 text: {e}"))
+    std::str::from_utf8(bytes).map(drop)
 }
 
 /// Maps in the pages of `map[offset..offset + len]` ahead of reading them (a hint: a
@@ -266,7 +281,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    fn check_utf8(bytes: &[u8]) -> Result<(), String> {
+    fn check_utf8(bytes: &[u8]) -> Result<(), std::str::Utf8Error> {
         check_utf8_in_pieces(bytes, UTF8_PIECE, |_, _| ())
     }
 
@@ -306,7 +321,7 @@ mod tests {
             let mut broken = bytes.to_vec();
             broken[bad] = 0xff;
             let whole = std::str::from_utf8(&broken).expect_err("broken");
-            assert_eq!(check_utf8(&broken), Err(format!("not UTF-8 text: {whole}")));
+            assert_eq!(check_utf8(&broken), Err(whole));
         }
         let cut = &bytes[..bytes.len() - 1];
         assert!(check_utf8(cut).is_err());
@@ -324,12 +339,19 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         for len in [100, MAP_AT_LEAST as usize + 7] {
             let path = dir.join(format!("{len}.json"));
-            let mut bytes = vec![b' '; len];
+            // Nine spaces and a newline, over and over: the bad byte is on line len/20 + 1.
+            let mut bytes: Vec<u8> = (0..len)
+                .map(|i| if i % 10 == 9 { b'\n' } else { b' ' })
+                .collect();
             bytes[len / 2] = 0xff;
             std::fs::write(&path, &bytes).unwrap();
             let e = read_inputs(&[path.display().to_string()]).expect_err("not UTF-8");
             assert!(e.to_string().contains("not UTF-8 text"), "{e}");
-            assert!(e.to_string().contains(&format!("{len}.json")), "{e}");
+            let line = 1 + bytes[..len / 2].iter().filter(|b| **b == b'\n').count();
+            assert!(
+                e.to_string().contains(&format!("{len}.json:{line}: ")),
+                "{e} (expected line {line})"
+            );
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
