@@ -5,8 +5,9 @@
 //!   kubesurface binary on each size, print a table.
 //! - `compare-nca --pods N`: the answers of kubesurface and IBM network-config-analyzer on
 //!   the same cluster, pair by pair.
-//! - `floor FILE`: map, check and skip a generated List on all cores, nothing else: the
-//!   least a serde_json-based reader can take (`run` times it as a process of its own).
+//! - `floor FILE [--unchecked]`: map, check and skip a generated List on all cores, nothing
+//!   else: the least a serde_json-based reader can take (`run` times it as a process of its
+//!   own); `--unchecked` finds the items following only strings and brackets.
 
 mod compare;
 mod floor;
@@ -43,6 +44,10 @@ enum Command {
     Floor {
         /// A List as `gen` writes it.
         file: PathBuf,
+        /// Find the items by following strings and brackets only, checking nothing else,
+        /// instead of skipping each with serde_json.
+        #[arg(long)]
+        unchecked: bool,
     },
 }
 
@@ -87,7 +92,15 @@ fn main() -> ExitCode {
         Command::Gen(a) => gen_cmd(a),
         Command::Run(a) => run::run(a),
         Command::CompareNca(a) => compare::compare_cmd(a),
-        Command::Floor { file } => floor::floor(&file).map(|s| {
+        Command::Floor { file, unchecked } => floor::floor(
+            &file,
+            if unchecked {
+                floor::Skipper::Unchecked
+            } else {
+                floor::Skipper::Validating
+            },
+        )
+        .map(|s| {
             eprintln!(
                 "kubesurface-bench: floor: {} items skipped in {} pieces",
                 s.items, s.pieces
