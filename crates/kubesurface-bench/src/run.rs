@@ -201,6 +201,8 @@ struct Row {
     compare: Option<String>,
     /// The fastest `floor` process (map, check and skip the input on all cores).
     floor: Option<Duration>,
+    /// The fastest `floor --unchecked` process (the items found, nothing validated).
+    floor_unchecked: Option<Duration>,
     /// 1-minute load average just before kubesurface ran (others' work skews timings).
     loadavg: Option<f64>,
 }
@@ -300,7 +302,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode, String> {
         eprintln!("kubesurface-bench: {pods} pods: parse baseline");
         row.parse = Some(parse_baseline(&input.file)?);
 
-        row.floor = time_floor(&input.file, a.repeat.max(1));
+        row.floor = time_floor(&input.file, a.repeat.max(1), false);
+        row.floor_unchecked = time_floor(&input.file, a.repeat.max(1), true);
         row.loadavg = loadavg();
         let out_path = a
             .work_dir
@@ -473,6 +476,7 @@ fn row_json(r: &Row) -> serde_json::Value {
         "parse_tokenize_s": dur_json(r.parse.as_ref().map(|p| p.tokenize)),
         "parse_value_s": dur_json(r.parse.as_ref().map(|p| p.dom)),
         "floor_wall_s": dur_json(r.floor),
+        "floor_unchecked_wall_s": dur_json(r.floor_unchecked),
         "kubesurface_wall_s": dur_json(r.ks.as_ref().map(|k| k.wall)),
         "kubesurface_max_rss_kib": r.ks.as_ref().and_then(|k| k.max_rss_kib),
         "kubesurface_cpu_s": dur_json(r.ks.as_ref().and_then(|k| k.cpu)),
@@ -495,7 +499,7 @@ fn render(rows: &[Row], audit: bool, nca: bool, compare: bool, granularity: &str
         "pods".to_string(),
         "input".to_string(),
         "JSON tokenize / Value".to_string(),
-        "floor".to_string(),
+        "floor (unchecked)".to_string(),
         "load".to_string(),
         "compile".to_string(),
         "matrix+output".to_string(),
@@ -513,7 +517,7 @@ fn render(rows: &[Row], audit: bool, nca: bool, compare: bool, granularity: &str
         head.push("NCA CPU".to_string());
         head.push("NCA RSS".to_string());
         head.push("NCA / kubesurface (wall / CPU)".to_string());
-        head.push("NCA / floor (wall)".to_string());
+        head.push("NCA / floor (unchecked)".to_string());
     }
     if compare {
         head.push("same answer (pod level)".to_string());
@@ -536,7 +540,7 @@ fn render(rows: &[Row], audit: bool, nca: bool, compare: bool, granularity: &str
                 .as_ref()
                 .map(|p| format!("{} / {}", secs(p.tokenize), secs(p.dom)))
                 .unwrap_or_default(),
-            opt(r.floor),
+            format!("{} ({})", opt(r.floor), opt(r.floor_unchecked)),
             opt(d("load")),
             opt(d("compile")),
             opt(engine),
@@ -596,12 +600,13 @@ fn render(rows: &[Row], audit: bool, nca: bool, compare: bool, granularity: &str
                         }
                         _ => "-".into(),
                     });
-                    cells.push(match r.floor {
+                    let ratio = |f: Option<Duration>| match f {
                         Some(f) => {
                             format!("{:.0}×", n.wall.as_secs_f64() / f.as_secs_f64().max(1e-6))
                         }
                         None => "-".into(),
-                    });
+                    };
+                    cells.push(format!("{} ({})", ratio(r.floor), ratio(r.floor_unchecked)));
                 }
                 (None, None) => {
                     cells.push(String::new());
@@ -638,13 +643,18 @@ fn timed_run(
         .map_err(|e| format!("{}: {e}", kubesurface.display()))
 }
 
-/// The fastest of `repeat` runs of `kubesurface-bench floor FILE` as a process of its own
-/// (`None` when it cannot run: the figure is context, not a result).
-fn time_floor(file: &Path, repeat: usize) -> Option<Duration> {
+/// The fastest of `repeat` runs of `kubesurface-bench floor [--unchecked] FILE` as a process
+/// of its own (`None` when it cannot run: the figure is context, not a result).
+fn time_floor(file: &Path, repeat: usize, unchecked: bool) -> Option<Duration> {
     let me = std::env::current_exe().ok()?;
     let file = file.to_string_lossy();
+    let args: &[&str] = if unchecked {
+        &["floor", "--unchecked", &file]
+    } else {
+        &["floor", &file]
+    };
     (0..repeat)
-        .filter_map(|_| measure::run_measured(&me, &["floor", &file], None, None).ok())
+        .filter_map(|_| measure::run_measured(&me, args, None, None).ok())
         .filter(|r| r.success)
         .map(|r| r.wall)
         .min()
