@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 use kubesurface_model::{Cluster, Endpoint, METADATA_NAME_LABEL, Namespace, Source, WorkloadRef};
 
 use crate::objects::{Parsed, PodObject, WORKLOAD_KINDS, WorkloadObject};
+use crate::repeats::Repeats;
 use crate::types::OwnerReference;
 use crate::{IngestError, Loaded};
 
@@ -75,46 +76,30 @@ pub fn assemble(
     let mut pods: Vec<Box<PodObject>> = Vec::new();
     let mut workloads: BTreeMap<(String, String, String), WorkloadObject> = BTreeMap::new();
     let mut ns_sources: BTreeMap<String, Source> = BTreeMap::new();
-    // Keyed by `kind\0namespace\0name`: one allocation per object.
-    let mut seen: FxHashMap<String, (Source, usize)> =
-        FxHashMap::with_capacity_and_hasher(parsed.len(), Default::default());
-    let current = std::cell::Cell::new(0usize);
-    let mut duplicate =
-        |kind: &str, ns: &str, name: &str, source: &Source, errors: &mut Vec<IngestError>| {
-            let mut key = String::with_capacity(kind.len() + ns.len() + name.len() + 2);
-            for (i, part) in [kind, ns, name].into_iter().enumerate() {
-                if i > 0 {
-                    key.push('\0');
-                }
-                key.push_str(part);
-            }
-            if let Some((first, print)) = seen.get(&key) {
-                if fingerprint_of(*print) == fingerprint_of(current.get()) {
-                    return true; // the same object again: harmless
-                }
-                let object = if ns.is_empty() {
-                    format!("{kind} {name}")
-                } else {
-                    format!("{kind} {ns}/{name}")
-                };
-                errors.push(
+    // Found in parallel before the objects are moved apart.
+    let repeats = Repeats::find(&parsed);
+    // True when object `index` (part `part`) repeats an earlier object: harmless when it is
+    // the same object again, an error when the two differ.
+    let repeated = |index: usize, part: usize, errors: &mut Vec<IngestError>| {
+        let Some(r) = repeats.get(index, part) else {
+            return false;
+        };
+        if fingerprint_of(r.first) != fingerprint_of(index) {
+            errors.push(
                 IngestError::new(
-                    source.clone(),
+                    r.source.clone(),
                     format!(
-                        "defined twice (also at {first}); which one applies depends on apply order"
+                        "defined twice (also at {}); which one applies depends on apply order",
+                        r.first_source
                     ),
                 )
-                .with_object(object),
+                .with_object(r.object.clone()),
             );
-                true
-            } else {
-                seen.insert(key, (source.clone(), current.get()));
-                false
-            }
-        };
+        }
+        true
+    };
 
     for (index, p) in parsed.into_iter().enumerate() {
-        current.set(index);
         let p = match p {
             Parsed::Warned {
                 parsed,
@@ -166,25 +151,19 @@ pub fn assemble(
                 );
             }
             Parsed::Node(node) => {
-                if duplicate("Node", "", &node.name, &node.source, &mut errors) {
+                if repeated(index, 0, &mut errors) {
                     continue;
                 }
                 cluster.nodes.insert(node.name.clone(), node);
             }
             Parsed::Pod(pod) => {
-                if duplicate(
-                    "Pod",
-                    &pod.namespace,
-                    &pod.meta.name,
-                    &pod.source,
-                    &mut errors,
-                ) {
+                if repeated(index, 0, &mut errors) {
                     continue;
                 }
                 pods.push(pod);
             }
             Parsed::Workload(w) => {
-                if duplicate(&w.kind, &w.namespace, &w.meta.name, &w.source, &mut errors) {
+                if repeated(index, 0, &mut errors) {
                     continue;
                 }
                 if w.kind == "DaemonSet" {
@@ -206,19 +185,13 @@ pub fn assemble(
                 );
             }
             Parsed::Service(s) => {
-                if duplicate("Service", &s.namespace, &s.name, &s.source, &mut errors) {
+                if repeated(index, 0, &mut errors) {
                     continue;
                 }
                 cluster.services.push(*s);
             }
             Parsed::Policy(p) => {
-                if duplicate(
-                    "NetworkPolicy",
-                    &p.namespace,
-                    &p.name,
-                    &p.source,
-                    &mut errors,
-                ) {
+                if repeated(index, 0, &mut errors) {
                     continue;
                 }
                 cluster.policies.push(*p);
@@ -239,80 +212,64 @@ pub fn assemble(
                 }
             }
             Parsed::Ingress(i) => {
-                if !duplicate("Ingress", &i.namespace, &i.name, &i.source, &mut errors) {
+                if !repeated(index, 0, &mut errors) {
                     cluster.ingresses.push(*i);
                 }
             }
             Parsed::IngressClass(c) => {
-                if !duplicate("IngressClass", "", &c.name, &c.source, &mut errors) {
+                if !repeated(index, 0, &mut errors) {
                     cluster.ingress_classes.push(c);
                 }
             }
             Parsed::Gateway(g) => {
-                if !duplicate("Gateway", &g.namespace, &g.name, &g.source, &mut errors) {
+                if !repeated(index, 0, &mut errors) {
                     cluster.gateways.push(*g);
                 }
             }
             Parsed::GatewayClass(c) => {
-                if !duplicate("GatewayClass", "", &c.name, &c.source, &mut errors) {
+                if !repeated(index, 0, &mut errors) {
                     cluster.gateway_classes.push(c);
                 }
             }
             Parsed::Route(r) => {
-                if !duplicate(&r.kind, &r.namespace, &r.name, &r.source, &mut errors) {
+                if !repeated(index, 0, &mut errors) {
                     cluster.routes.push(*r);
                 }
             }
             Parsed::ReferenceGrant(g) => {
-                if !duplicate(
-                    "ReferenceGrant",
-                    &g.namespace,
-                    &g.name,
-                    &g.source,
-                    &mut errors,
-                ) {
+                if !repeated(index, 0, &mut errors) {
                     cluster.reference_grants.push(g);
                 }
             }
             Parsed::Tiered(p) => {
                 let kind = format!("{} {}", p.dialect.family(), p.dialect.kind());
-                let ns = p.namespace.clone().unwrap_or_default();
-                if !duplicate(&kind, &ns, &p.name, &p.source, &mut errors) {
+                if !repeated(index, 0, &mut errors) {
                     note_evidence(&mut cluster.cni_evidence, p.dialect.family(), &kind);
                     cluster.tiered_policies.push(*p);
                 }
             }
             Parsed::TieredMany(parts) => {
-                for p in parts {
+                for (part, p) in parts.into_iter().enumerate() {
                     let kind = format!("{} {}", p.dialect.family(), p.dialect.kind());
-                    let ns = p.namespace.clone().unwrap_or_default();
-                    if !duplicate(&kind, &ns, &p.name, &p.source, &mut errors) {
+                    if !repeated(index, part, &mut errors) {
                         note_evidence(&mut cluster.cni_evidence, p.dialect.family(), &kind);
                         cluster.tiered_policies.push(p);
                     }
                 }
             }
             Parsed::Tier(t) => {
-                let source = t.source.clone().unwrap_or_else(Source::implicit);
-                if !duplicate("Tier", "", &t.name, &source, &mut errors) {
+                if !repeated(index, 0, &mut errors) {
                     note_evidence(&mut cluster.cni_evidence, "calico", "Tier");
                     cluster.tiers.push(t);
                 }
             }
             Parsed::ServiceAccount(sa) => {
-                let source = Source::implicit();
-                if !duplicate(
-                    "ServiceAccount",
-                    &sa.namespace,
-                    &sa.name,
-                    &source,
-                    &mut errors,
-                ) {
+                if !repeated(index, 0, &mut errors) {
                     cluster.service_accounts.push(sa);
                 }
             }
             Parsed::HostEndpoint(h) => {
-                if !duplicate("HostEndpoint", "", &h.name, &h.source, &mut errors) {
+                if !repeated(index, 0, &mut errors) {
                     note_evidence(&mut cluster.cni_evidence, "calico", "HostEndpoint");
                     cluster.host_endpoints.push(*h);
                 }

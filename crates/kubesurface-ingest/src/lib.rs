@@ -13,6 +13,7 @@ mod error;
 mod input;
 mod list;
 mod objects;
+mod repeats;
 mod routes;
 mod scan;
 mod types;
