@@ -331,8 +331,15 @@ pub fn assemble(
                 kind: kind.to_string(),
                 name: name.to_string(),
             };
+            // A pod made from its workload's template usually carries every one of those
+            // annotations already; then the merge is the pod's own, and nothing is copied.
             let annotations = match owner {
-                Some(w) if !w.annotations.is_empty() => {
+                Some(w)
+                    if !w
+                        .annotations
+                        .keys()
+                        .all(|k| meta.annotations.contains_key(k)) =>
+                {
                     let mut a = w.annotations.clone();
                     a.extend(meta.annotations);
                     a

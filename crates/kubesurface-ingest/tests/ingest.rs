@@ -420,3 +420,44 @@ fn bad_container_ports_name_their_field() {
     assert_eq!(ports.len(), 2);
     assert!(ports.iter().all(|p| p.host_port.is_none()));
 }
+
+/// A pod's annotations are its workload template's, overridden by its own: a pod that
+/// carries all of the template's keys keeps exactly its own; one missing some gains them.
+#[test]
+fn pods_inherit_their_workloads_template_annotations_their_own_win() {
+    let pod = |name: &str, annotations: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: x, annotations: {annotations}, ownerReferences: [{{kind: Deployment, name: web, controller: true, apiVersion: apps/v1, uid: u}}]}}\n---\n"
+        )
+    };
+    let loaded = load(&[
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: x}\nspec: {template: {metadata: {annotations: {a: '1', b: '2'}}, spec: {containers: []}}}\n---\n".to_string(),
+        pod("some", "{a: '9'}"),
+        pod("all", "{a: '9', b: '8', c: '7'}"),
+        pod("none", "{}"),
+    ]
+    .concat());
+    let annotations = |name: &str| -> Vec<(String, String)> {
+        let e = loaded
+            .cluster
+            .endpoints
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("{name}"));
+        e.annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(annotations("some"), pairs(&[("a", "9"), ("b", "2")]));
+    assert_eq!(
+        annotations("all"),
+        pairs(&[("a", "9"), ("b", "8"), ("c", "7")])
+    );
+    assert_eq!(annotations("none"), pairs(&[("a", "1"), ("b", "2")]));
+}
